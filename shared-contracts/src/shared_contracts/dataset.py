@@ -1,0 +1,280 @@
+"""The data backend -> model boundary: a prepared dataset is a directory with a manifest and shard files.
+
+``manifest.json`` names the dataset, its version, source and license, the feature specifications (the shape
+of one example) and the splits; each split is a list of shards with their row counts and SHA-256. A shard is
+an uncompressed numpy ``.npz`` archive holding one array per feature, read with ``allow_pickle=False`` so
+that loading data never executes code. The manifest's fingerprint is the lineage of the data.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy
+
+from shared_contracts._fields import FieldReader
+from shared_contracts.atomic import read_json, write_bytes_atomically, write_json_atomically
+from shared_contracts.errors import ContractError
+from shared_contracts.hashing import sha256_bytes, sha256_json
+from shared_contracts.tensors import TensorSpecification
+from shared_contracts.version import CONTRACTS_VERSION
+
+DATASET_MANIFEST_FILE_NAME = "manifest.json"
+"""The manifest's file name inside a prepared dataset directory."""
+
+
+@dataclass(frozen=True)
+class ShardRecord:
+    """One shard file of a split: its path relative to the dataset directory, row count and SHA-256."""
+
+    path: str
+    """The shard's path relative to the dataset directory, with forward slashes."""
+    rows: int
+    """How many examples the shard holds."""
+    sha256: str
+    """The SHA-256 digest of the shard file."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {"path": self.path, "rows": self.rows, "sha256": self.sha256}
+
+    @classmethod
+    def from_reader(cls, reader: FieldReader) -> ShardRecord:
+        """Parse from a field reader."""
+        path = reader.required("path", str)
+        if path.startswith("/") or ".." in Path(path).parts:
+            raise reader.error("path", f"must be relative to the dataset directory, found {path!r}")
+        rows = reader.required("rows", int)
+        if rows < 1:
+            raise reader.error("rows", f"must be at least 1, found {rows}")
+        return cls(path, rows, reader.hexadecimal_digest("sha256"))
+
+
+@dataclass(frozen=True)
+class SplitRecord:
+    """A named split (``train``, ``validation``, ``test``, ...) and the shards that hold it."""
+
+    name: str
+    """The split's name."""
+    shards: tuple[ShardRecord, ...]
+    """The shards, in order."""
+
+    @property
+    def rows(self) -> int:
+        """How many examples the split holds in all."""
+        return sum(shard.rows for shard in self.shards)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {"name": self.name, "rows": self.rows, "shards": [s.to_dict() for s in self.shards]}
+
+    @classmethod
+    def from_reader(cls, reader: FieldReader) -> SplitRecord:
+        """Parse from a field reader, checking that the stated row count is the shards' sum."""
+        split = cls(reader.required("name", str), reader.items("shards", ShardRecord.from_reader))
+        if not split.shards:
+            raise reader.error("shards", "a split needs at least one shard")
+        stated = reader.required("rows", int)
+        if stated != split.rows:
+            raise reader.error("rows", f"says {stated} but the shards hold {split.rows} rows")
+        return split
+
+
+@dataclass(frozen=True)
+class DatasetManifest:
+    """The manifest of a prepared dataset: what it is, where it came from, and its shards."""
+
+    name: str
+    """The dataset's name, for example ``digits``."""
+    version: str
+    """The version of the preparation, changed whenever the prepared content would change."""
+    source: str
+    """Where the raw data came from (a package and function, or an address)."""
+    license: str
+    """The license of the raw data."""
+    features: tuple[TensorSpecification, ...]
+    """The features of one example: name, dtype and per-example shape."""
+    splits: tuple[SplitRecord, ...]
+    """The splits and their shards."""
+    description: str = ""
+    """Free text: how the data was prepared (seed, split fractions, normalisation)."""
+    contracts_version: str = CONTRACTS_VERSION
+    """The version of the contracts that wrote the manifest."""
+    preparation: dict[str, Any] = field(default_factory=dict)
+    """The parameters of the preparation (seed, split fractions, ...), as JSON values."""
+
+    def __post_init__(self) -> None:
+        names = [feature.name for feature in self.features]
+        if not names:
+            raise ContractError("a dataset needs at least one feature", field="features")
+        if len(set(names)) != len(names):
+            raise ContractError(f"feature names must be unique, found {names}", field="features")
+        split_names = [split.name for split in self.splits]
+        if not split_names:
+            raise ContractError("a dataset needs at least one split", field="splits")
+        if len(set(split_names)) != len(split_names):
+            raise ContractError(f"split names must be unique, found {split_names}", field="splits")
+
+    def feature(self, name: str) -> TensorSpecification:
+        """The specification of one feature, or an error that lists the features there are."""
+        for feature in self.features:
+            if feature.name == name:
+                return feature
+        available = ", ".join(feature.name for feature in self.features)
+        raise ContractError(f"dataset {self.name!r} has no feature {name!r}; it has: {available}")
+
+    def split(self, name: str) -> SplitRecord:
+        """One split, or an error that lists the splits there are."""
+        for split in self.splits:
+            if split.name == name:
+                return split
+        available = ", ".join(split.name for split in self.splits)
+        raise ContractError(f"dataset {self.name!r} has no split {name!r}; it has: {available}")
+
+    def fingerprint(self) -> str:
+        """The SHA-256 of the dataset's identity and content: name, version, features and every shard.
+
+        Free-text fields and the contracts version do not change it; any change of data does.
+        """
+        return sha256_json(
+            {
+                "name": self.name,
+                "version": self.version,
+                "features": [feature.to_dict() for feature in self.features],
+                "splits": [split.to_dict() for split in self.splits],
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (the fingerprint is included for readers; it is recomputed on load)."""
+        return {
+            "contracts_version": self.contracts_version,
+            "name": self.name,
+            "version": self.version,
+            "source": self.source,
+            "license": self.license,
+            "description": self.description,
+            "preparation": self.preparation,
+            "features": [feature.to_dict() for feature in self.features],
+            "splits": [split.to_dict() for split in self.splits],
+            "fingerprint": self.fingerprint(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str | None = None) -> DatasetManifest:
+        """Parse the JSON form, raising :class:`ContractError` that names ``source`` and the field."""
+        reader = FieldReader(data, source)
+        try:
+            manifest = cls(
+                name=reader.required("name", str),
+                version=reader.required("version", str),
+                source=reader.required("source", str),
+                license=reader.required("license", str),
+                features=reader.items("features", TensorSpecification.from_reader),
+                splits=reader.items("splits", SplitRecord.from_reader),
+                description=reader.optional("description", str, ""),
+                contracts_version=reader.required("contracts_version", str),
+                preparation=reader.optional("preparation", dict, {}),
+            )
+        except ContractError as error:
+            if error.source is not None:
+                raise
+            raise ContractError(error.reason, source=source, field=error.field) from None
+        stated = reader.optional("fingerprint", str)
+        if stated is not None and stated != manifest.fingerprint():
+            raise reader.error(
+                "fingerprint",
+                "does not match the manifest's content; the manifest was edited by hand or is corrupt. "
+                "Prepare the dataset again",
+            )
+        return manifest
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``manifest.json`` into ``directory`` atomically; returns its path."""
+        return write_json_atomically(Path(directory) / DATASET_MANIFEST_FILE_NAME, self.to_dict())
+
+    @classmethod
+    def load(cls, directory: str | Path) -> DatasetManifest:
+        """Read the manifest of a prepared dataset directory."""
+        path = Path(directory) / DATASET_MANIFEST_FILE_NAME
+        if not path.exists():
+            raise ContractError(
+                "no prepared dataset here (the manifest is missing); run the model's "
+                "`prepare-data` command first, or point to the right dataset directory",
+                source=path,
+            )
+        return cls.from_dict(read_json(path, "dataset manifest"), str(path))
+
+    def verify(self, directory: str | Path) -> None:
+        """Check that every shard exists and has its recorded SHA-256; raise on the first mismatch."""
+        for split in self.splits:
+            for shard in split.shards:
+                read_shard(directory, shard, self.features)
+
+
+def write_shard(
+    directory: str | Path,
+    relative_path: str,
+    arrays: Mapping[str, numpy.ndarray],
+    features: tuple[TensorSpecification, ...],
+) -> ShardRecord:
+    """Write one shard atomically after checking its arrays against the features; returns its record."""
+    rows = _check_shard_arrays(arrays, features, relative_path)
+    buffer = io.BytesIO()
+    numpy.savez(buffer, **{feature.name: arrays[feature.name] for feature in features})
+    data = buffer.getvalue()
+    write_bytes_atomically(Path(directory) / relative_path, data)
+    return ShardRecord(relative_path, rows, sha256_bytes(data))
+
+
+def read_shard(
+    directory: str | Path, shard: ShardRecord, features: tuple[TensorSpecification, ...]
+) -> dict[str, numpy.ndarray]:
+    """Read one shard, verifying its SHA-256, its arrays and its row count; never unpickles anything."""
+    path = Path(directory) / shard.path
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ContractError("the shard file is missing; prepare the dataset again", source=path) from None
+    if sha256_bytes(data) != shard.sha256:
+        raise ContractError(
+            "the shard's SHA-256 does not match the manifest: the file is corrupt or was changed. "
+            "Prepare the dataset again (the model's `prepare-data --force`)",
+            source=path,
+        )
+    try:
+        with numpy.load(io.BytesIO(data), allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (ValueError, OSError, zipfile.BadZipFile) as error:
+        raise ContractError(f"the shard cannot be read as a numpy archive ({error})", source=path) from None
+    rows = _check_shard_arrays(arrays, features, str(path))
+    if rows != shard.rows:
+        raise ContractError(f"the shard holds {rows} rows, the manifest says {shard.rows}", source=path)
+    return arrays
+
+
+def _check_shard_arrays(
+    arrays: Mapping[str, numpy.ndarray], features: tuple[TensorSpecification, ...], source: str
+) -> int:
+    expected = {feature.name for feature in features}
+    if set(arrays) != expected:
+        raise ContractError(
+            f"a shard must hold exactly the features {sorted(expected)}, found {sorted(arrays)}",
+            source=source,
+        )
+    rows = {len(arrays[name]) if numpy.ndim(arrays[name]) else 0 for name in expected}
+    if len(rows) != 1 or 0 in rows:
+        raise ContractError(
+            "every feature of a shard must have the same, non-zero number of rows", source=source
+        )
+    for feature in features:
+        try:
+            feature.check_array(arrays[feature.name], leading=(-1,))
+        except ContractError as error:
+            raise ContractError(error.reason, source=source, field=error.field) from None
+    return rows.pop()

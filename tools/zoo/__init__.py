@@ -1,0 +1,1 @@
+"""The repository tool of the model zoo: discovery, copy checks, scaffolding and repository checks."""
