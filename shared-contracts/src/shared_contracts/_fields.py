@@ -5,10 +5,12 @@ Private to the package: every contract's ``from_dict`` uses it, so that every re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from shared_contracts.errors import ContractError
+from shared_contracts.version import CONTRACTS_VERSION
 
 Item = TypeVar("Item")
 
@@ -110,6 +112,26 @@ class FieldReader:
         value = self.required(name, str)
         if not is_sha256(value):
             raise self.error(name, f"must be a SHA-256 digest (64 hexadecimal characters), found {value!r}")
+        return value
+
+    def contracts_version(self) -> str:
+        """The ``contracts_version`` field: a semantic version whose major is not newer than this package's.
+
+        Within a major version every change is additive, so this package reads any file of its own or an
+        older major version; a file from a newer major version may mean something it cannot know.
+        """
+        value = self.required("contracts_version", str)
+        match = re.fullmatch(r"([0-9]+)\.[0-9]+\.[0-9]+", value)
+        if match is None:
+            raise self.error(
+                "contracts_version", f"must be a version such as {CONTRACTS_VERSION!r}, found {value!r}"
+            )
+        if int(match.group(1)) > int(CONTRACTS_VERSION.split(".")[0]):
+            raise self.error(
+                "contracts_version",
+                f"is {value}, newer than this shared-contracts ({CONTRACTS_VERSION}); "
+                "upgrade shared-contracts to read this file",
+            )
         return value
 
 

@@ -32,7 +32,8 @@ ARTIFACT_MANIFEST_FILE_NAME = "artifact.json"
 ONNX_FILE_NAME = "model.onnx"
 """The model file's name inside a version folder, as Triton's ONNX Runtime backend expects it."""
 
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_VERSION_FOLDER_NAME = re.compile(r"[1-9][0-9]*")
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,13 @@ class RepositoryEntry:
     """The version folder's number."""
 
     def __post_init__(self) -> None:
-        if not _MODEL_NAME.match(self.model_name):
+        if not isinstance(self.model_name, str) or not _MODEL_NAME.fullmatch(self.model_name):
             raise ContractError(
                 f"{self.model_name!r} cannot be a model folder name: use letters, digits, '-', '_' and '.'",
                 field="model_name",
             )
-        if self.version < 1:
-            raise ContractError(f"versions start at 1, found {self.version}", field="version")
+        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1:
+            raise ContractError(f"must be a whole number from 1, found {self.version!r}", field="version")
 
     @property
     def model_directory(self) -> Path:
@@ -82,14 +83,18 @@ class RepositoryEntry:
 
 
 def available_versions(model_directory: str | Path) -> list[int]:
-    """The version folders (positive whole numbers) of a model's repository folder, in ascending order."""
+    """The version folders of a model's repository folder, in ascending order.
+
+    A version folder is named by a positive whole number written in ASCII digits without leading zeros,
+    exactly as :attr:`RepositoryEntry.version_directory` names it; anything else in the folder is ignored.
+    """
     directory = Path(model_directory)
     if not directory.is_dir():
         return []
     return sorted(
         int(child.name)
         for child in directory.iterdir()
-        if child.is_dir() and child.name.isdigit() and int(child.name) > 0
+        if child.is_dir() and _VERSION_FOLDER_NAME.fullmatch(child.name)
     )
 
 
@@ -194,6 +199,18 @@ class ArtifactManifest:
     contracts_version: str = CONTRACTS_VERSION
     """The version of the contracts that wrote the manifest."""
 
+    def __post_init__(self) -> None:
+        for label, tensors in (("inputs", self.inputs), ("outputs", self.outputs)):
+            if not tensors:
+                raise ContractError("needs at least one tensor", field=label)
+        input_names = [tensor.name for tensor in self.inputs]
+        names = [*input_names, *(tensor.name for tensor in self.outputs)]
+        if len(set(names)) != len(names):
+            raise ContractError(
+                f"tensor names must be unique across inputs and outputs, found {names}",
+                field="inputs" if len(set(input_names)) != len(input_names) else "outputs",
+            )
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON form."""
         return {
@@ -215,23 +232,25 @@ class ArtifactManifest:
     def from_dict(cls, data: Any, source: str | None = None) -> ArtifactManifest:
         """Parse the JSON form, raising :class:`ContractError` that names ``source`` and the field."""
         reader = FieldReader(data, source)
-        manifest = cls(
-            model_name=reader.required("model_name", str),
-            model_version=reader.required("model_version", str),
-            inputs=reader.items("inputs", TensorSpecification.from_reader),
-            outputs=reader.items("outputs", TensorSpecification.from_reader),
-            onnx_sha256=reader.hexadecimal_digest("onnx_sha256"),
-            onnx_opset=reader.required("onnx_opset", int),
-            run=RunReference.from_reader(reader.child("run")),
-            parity=ParityReport.from_reader(reader.child("parity")),
-            label_names=reader.scalars("label_names", str) if "label_names" in data else (),
-            preprocessing=reader.optional("preprocessing", dict, {}),
-            metrics=reader.mapping("metrics", float, required=False),
-            contracts_version=reader.required("contracts_version", str),
-        )
-        if not manifest.inputs or not manifest.outputs:
-            raise reader.error("inputs" if not manifest.inputs else "outputs", "needs at least one tensor")
-        return manifest
+        try:
+            return cls(
+                model_name=reader.required("model_name", str),
+                model_version=reader.required("model_version", str),
+                inputs=reader.items("inputs", TensorSpecification.from_reader),
+                outputs=reader.items("outputs", TensorSpecification.from_reader),
+                onnx_sha256=reader.hexadecimal_digest("onnx_sha256"),
+                onnx_opset=reader.required("onnx_opset", int),
+                run=RunReference.from_reader(reader.child("run")),
+                parity=ParityReport.from_reader(reader.child("parity")),
+                label_names=reader.scalars("label_names", str) if "label_names" in data else (),
+                preprocessing=reader.optional("preprocessing", dict, {}),
+                metrics=reader.mapping("metrics", float, required=False),
+                contracts_version=reader.contracts_version(),
+            )
+        except ContractError as error:
+            if error.source is not None:
+                raise
+            raise ContractError(error.reason, source=source, field=error.field) from None
 
     def save(self, path: str | Path) -> Path:
         """Write the manifest to ``path`` atomically; returns the path."""

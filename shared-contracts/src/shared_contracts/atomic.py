@@ -1,7 +1,10 @@
 """Atomic file writing: a temporary file beside the target, flushed, synchronised, then renamed.
 
 After a crash there is either the old file or the complete new one, never a partial file that looks
-complete. Every contract file, checkpoint and exported artifact is written through here.
+complete. Every contract file, checkpoint and exported artifact is written through here. The file gets the
+permissions a newly created file would get (``0o666`` less the process's umask), not the owner-only
+permissions of a temporary file, so that a server running as another user (Triton in a container) can read
+an exported model.
 """
 
 from __future__ import annotations
@@ -15,6 +18,16 @@ from typing import Any
 from shared_contracts.errors import ContractError
 
 
+def _read_umask() -> int:
+    """The process's umask (it can only be read by setting it, so it is read once, at import)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_NEW_FILE_PERMISSIONS = 0o666 & ~_read_umask()
+
+
 def write_bytes_atomically(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically, creating parent directories; returns the path."""
     target = Path(path)
@@ -24,6 +37,7 @@ def write_bytes_atomically(path: str | Path, data: bytes) -> Path:
     )
     try:
         with os.fdopen(descriptor, "wb") as handle:
+            os.chmod(temporary_name, _NEW_FILE_PERMISSIONS)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -2,8 +2,10 @@
 
 ``manifest.json`` names the dataset, its version, source and license, the feature specifications (the shape
 of one example) and the splits; each split is a list of shards with their row counts and SHA-256. A shard is
-an uncompressed numpy ``.npz`` archive holding one array per feature, read with ``allow_pickle=False`` so
-that loading data never executes code. The manifest's fingerprint is the lineage of the data.
+an uncompressed numpy ``.npz`` archive holding one array per feature, written and read with
+``allow_pickle=False`` so that loading data never executes code. The same arrays always give the same shard
+bytes, so preparing a dataset twice gives the same fingerprint; the manifest's fingerprint is the lineage of
+the data.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import io
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy
@@ -47,8 +49,9 @@ class ShardRecord:
     def from_reader(cls, reader: FieldReader) -> ShardRecord:
         """Parse from a field reader."""
         path = reader.required("path", str)
-        if path.startswith("/") or ".." in Path(path).parts:
-            raise reader.error("path", f"must be relative to the dataset directory, found {path!r}")
+        problem = _shard_path_problem(path)
+        if problem is not None:
+            raise reader.error("path", problem)
         rows = reader.required("rows", int)
         if rows < 1:
             raise reader.error("rows", f"must be at least 1, found {rows}")
@@ -119,6 +122,14 @@ class DatasetManifest:
             raise ContractError("a dataset needs at least one split", field="splits")
         if len(set(split_names)) != len(split_names):
             raise ContractError(f"split names must be unique, found {split_names}", field="splits")
+        paths = [shard.path for split in self.splits for shard in split.shards]
+        repeated = sorted({path for path in paths if paths.count(path) > 1})
+        if repeated:
+            raise ContractError(
+                f"every shard must appear once, but {repeated} appear more than once "
+                "(a shard in two splits would leak examples between them)",
+                field="splits",
+            )
 
     def feature(self, name: str) -> TensorSpecification:
         """The specification of one feature, or an error that lists the features there are."""
@@ -178,7 +189,7 @@ class DatasetManifest:
                 features=reader.items("features", TensorSpecification.from_reader),
                 splits=reader.items("splits", SplitRecord.from_reader),
                 description=reader.optional("description", str, ""),
-                contracts_version=reader.required("contracts_version", str),
+                contracts_version=reader.contracts_version(),
                 preparation=reader.optional("preparation", dict, {}),
             )
         except ContractError as error:
@@ -217,18 +228,42 @@ class DatasetManifest:
                 read_shard(directory, shard, self.features)
 
 
+def _shard_path_problem(path: str) -> str | None:
+    """What is wrong with a shard's path, or ``None``: a relative path inside the dataset directory."""
+    relative = PurePosixPath(path)
+    if not relative.parts or relative.is_absolute() or ".." in relative.parts or "\\" in path:
+        return (
+            "must be a path relative to the dataset directory, with forward slashes and no '..', "
+            f"found {path!r}"
+        )
+    return None
+
+
 def write_shard(
     directory: str | Path,
     relative_path: str,
     arrays: Mapping[str, numpy.ndarray],
     features: tuple[TensorSpecification, ...],
 ) -> ShardRecord:
-    """Write one shard atomically after checking its arrays against the features; returns its record."""
-    rows = _check_shard_arrays(arrays, features, relative_path)
+    """Write one shard atomically after checking its arrays against the features; returns its record.
+
+    The archive is what ``numpy.savez`` writes (one ``<feature>.npy`` member per feature, uncompressed), but
+    written member by member, so that any feature name works (``numpy.savez`` takes its members as keyword
+    arguments, which a feature called ``file`` or ``allow_pickle`` would collide with) and the bytes depend
+    on nothing but the arrays.
+    """
+    path = Path(directory) / relative_path
+    problem = _shard_path_problem(relative_path)
+    if problem is not None:
+        raise ContractError(problem, source=path, field="path")
+    rows = _check_shard_arrays(arrays, features, str(path))
     buffer = io.BytesIO()
-    numpy.savez(buffer, **{feature.name: arrays[feature.name] for feature in features})
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for feature in features:
+            with archive.open(f"{feature.name}.npy", "w", force_zip64=True) as member:
+                numpy.lib.format.write_array(member, arrays[feature.name], allow_pickle=False)
     data = buffer.getvalue()
-    write_bytes_atomically(Path(directory) / relative_path, data)
+    write_bytes_atomically(path, data)
     return ShardRecord(relative_path, rows, sha256_bytes(data))
 
 
@@ -241,12 +276,16 @@ def read_shard(
         data = path.read_bytes()
     except FileNotFoundError:
         raise ContractError("the shard file is missing; prepare the dataset again", source=path) from None
+    except OSError as error:
+        raise ContractError(f"the shard file cannot be read ({error})", source=path) from None
     if sha256_bytes(data) != shard.sha256:
         raise ContractError(
             "the shard's SHA-256 does not match the manifest: the file is corrupt or was changed. "
             "Prepare the dataset again (the model's `prepare-data --force`)",
             source=path,
         )
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise ContractError("the shard is not a numpy .npz archive", source=path)
     try:
         with numpy.load(io.BytesIO(data), allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
@@ -267,10 +306,15 @@ def _check_shard_arrays(
             f"a shard must hold exactly the features {sorted(expected)}, found {sorted(arrays)}",
             source=source,
         )
-    rows = {len(arrays[name]) if numpy.ndim(arrays[name]) else 0 for name in expected}
+    rows_by_feature = {
+        feature.name: len(arrays[feature.name]) if numpy.ndim(arrays[feature.name]) else 0
+        for feature in features
+    }
+    rows = set(rows_by_feature.values())
     if len(rows) != 1 or 0 in rows:
         raise ContractError(
-            "every feature of a shard must have the same, non-zero number of rows", source=source
+            f"every feature of a shard must have the same, non-zero number of rows, found {rows_by_feature}",
+            source=source,
         )
     for feature in features:
         try:

@@ -29,17 +29,19 @@ def sha256_file(path: str | Path) -> str:
 
 
 def sha256_directory(path: str | Path) -> str:
-    """The SHA-256 digest of every file below a directory: relative paths and contents, in sorted order.
+    """The SHA-256 digest of every file below a directory: relative paths and contents.
 
-    Renaming, adding, removing or changing any file changes the digest; file times do not.
+    The files are taken in the order of their relative paths written with forward slashes, so the digest is
+    the same on every platform. Renaming, adding, removing or changing any file changes the digest; file
+    times do not.
     """
     root = Path(path)
     if not root.is_dir():
         raise NotADirectoryError(f"{root} is not a directory")
+    files = {each.relative_to(root).as_posix(): each for each in root.rglob("*") if each.is_file()}
     digest = hashlib.sha256()
-    for file in sorted(each for each in root.rglob("*") if each.is_file()):
-        relative = file.relative_to(root).as_posix()
-        digest.update(f"{relative}\0{sha256_file(file)}\n".encode())
+    for relative in sorted(files):
+        digest.update(f"{relative}\0{sha256_file(files[relative])}\n".encode())
     return digest.hexdigest()
 
 

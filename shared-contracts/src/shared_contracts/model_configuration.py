@@ -24,12 +24,92 @@ _TOKEN = re.compile(
     r"""
     (?P<space>\s+|\#[^\n]*)
   | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-  | (?P<number>[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)
+  | (?P<number>[-+]?
+        (?:0[xX][0-9A-Fa-f]+
+          | (?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?[fF]?
+          | [0-9]+[eE][-+]?[0-9]+[fF]?
+          | [0-9]+[fF]
+          | 0[0-7]*
+          | [1-9][0-9]*
+        )(?![A-Za-z0-9_.]))
   | (?P<identifier>[A-Za-z_][A-Za-z0-9_.]*)
   | (?P<punctuation>[{}\[\]:,;<>])
     """,
     re.VERBOSE,
 )
+
+_ESCAPE = re.compile(
+    r"\\(?:(?P<octal>[0-7]{1,3})|[xX](?P<hexadecimal>[0-9A-Fa-f]{1,2})"
+    r"|u(?P<short>[0-9A-Fa-f]{4})|U(?P<long>[0-9A-Fa-f]{8})|(?P<simple>.))",
+    re.DOTALL,
+)
+_SIMPLE_ESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "?": "?",
+}
+
+
+def _unescape(body: str) -> str:
+    r"""The text of a quoted string's body, with the text format's escapes (C style) resolved.
+
+    Octal and hexadecimal escapes are bytes, as in protocol buffers, so ``"\303\251"`` is ``é``; the
+    result must be valid UTF-8.
+    """
+    result = bytearray()
+    position = 0
+    for match in _ESCAPE.finditer(body):
+        result += body[position : match.start()].encode("utf-8")
+        position = match.end()
+        if match["octal"]:
+            if int(match["octal"], 8) > 0xFF:
+                raise ValueError(f"the escape {match.group()!r} is above \\377")
+            result.append(int(match["octal"], 8))
+        elif match["hexadecimal"]:
+            result.append(int(match["hexadecimal"], 16))
+        elif match["short"] or match["long"]:
+            result += chr(int(match["short"] or match["long"], 16)).encode("utf-8")
+        elif match["simple"] in _SIMPLE_ESCAPES:
+            result += _SIMPLE_ESCAPES[match["simple"]].encode("utf-8")
+        else:
+            raise ValueError(f"unknown escape {match.group()!r}")
+    result += body[position:].encode("utf-8")
+    return result.decode("utf-8")
+
+
+def _quote(text: str) -> str:
+    """``text`` as a double-quoted text-format string that :func:`parse_text_format` reads back unchanged."""
+    escaped = []
+    for character in text:
+        if character in '"\\':
+            escaped.append("\\" + character)
+        elif character == "\n":
+            escaped.append("\\n")
+        elif ord(character) < 0x20 or ord(character) == 0x7F:
+            escaped.append(f"\\{ord(character):03o}")
+        else:
+            escaped.append(character)
+    return '"' + "".join(escaped) + '"'
+
+
+def _number(text: str) -> int | float:
+    """The value of a number token: decimal, hexadecimal (``0x1F``) or octal (``017``) integers, or floats."""
+    unsigned = text.lstrip("+-")
+    if unsigned[:2] in ("0x", "0X"):
+        magnitude = int(unsigned, 16)
+    elif unsigned.isdigit():
+        magnitude = int(unsigned, 8) if unsigned.startswith("0") else int(unsigned)
+    else:
+        return float(text.rstrip("fF"))
+    return -magnitude if text.startswith("-") else magnitude
 
 
 @dataclass(frozen=True)
@@ -50,7 +130,11 @@ class _Parser:
         while position < len(text):
             match = _TOKEN.match(text, position)
             if match is None:
-                raise ContractError(f"line {line}: unexpected character {text[position]!r}", source=source)
+                snippet = text[position:].split(maxsplit=1)[0][:40]
+                raise ContractError(
+                    f"line {line}: cannot read {snippet!r} (an unclosed quote, or a malformed number?)",
+                    source=source,
+                )
             kind = match.lastgroup
             value = match.group()
             if kind != "space":
@@ -59,81 +143,86 @@ class _Parser:
             position = match.end()
         self.index = 0
 
-    def error(self, reason: str) -> ContractError:
-        line = self.tokens[self.index][2] if self.index < len(self.tokens) else "end"
-        return ContractError(f"line {line}: {reason}", source=self.source)
+    def error(self, reason: str, line: int | None) -> ContractError:
+        """An error at a line of the text (``None``: at its end)."""
+        where = "at the end of the text" if line is None else f"line {line}"
+        return ContractError(f"{where}: {reason}", source=self.source)
 
     def peek(self) -> tuple[str, str, int] | None:
+        """The next token, without consuming it; ``None`` at the end."""
         return self.tokens[self.index] if self.index < len(self.tokens) else None
 
-    def take(self, value: str | None = None) -> tuple[str, str, int]:
+    def skip(self, punctuation: str) -> bool:
+        """Consume the next token if it is one of the characters of ``punctuation``."""
+        token = self.peek()
+        if token is not None and token[0] == "punctuation" and token[1] in punctuation:
+            self.index += 1
+            return True
+        return False
+
+    def take(self, expected: str) -> tuple[str, str, int]:
+        """Consume the next token; at the end of the text, say what was ``expected`` instead."""
         token = self.peek()
         if token is None:
-            raise self.error(f"expected {value!r}, found the end of the file" if value else "unexpected end")
-        if value is not None and token[1] != value:
-            raise self.error(f"expected {value!r}, found {token[1]!r}")
+            raise self.error(f"expected {expected}, found the end of the text", None)
         self.index += 1
         return token
 
     def message(self, closing: str | None) -> dict[str, list[Any]]:
+        """The fields of a message up to ``closing`` (``None``: up to the end of the text)."""
         fields: dict[str, list[Any]] = {}
         while True:
-            token = self.peek()
-            if token is None:
-                if closing is not None:
-                    raise self.error(f"expected {closing!r}, found the end of the file")
+            if self.peek() is None and closing is None:
                 return fields
-            if closing is not None and token[1] == closing:
-                self.index += 1
+            if closing is not None and self.skip(closing):
                 return fields
-            kind, name, _ = self.take()
+            kind, name, line = self.take(repr(closing))
             if kind != "identifier":
-                raise self.error(f"expected a field name, found {name!r}")
+                raise self.error(f"expected a field name, found {name!r}", line)
             values = fields.setdefault(name, [])
-            following = self.peek()
-            if following is not None and following[1] == ":":
-                self.index += 1
-                following = self.peek()
-            if following is not None and following[1] == "[":
-                self.index += 1
+            self.skip(":")
+            if self.skip("["):
                 values.extend(self.list())
             else:
                 values.append(self.value())
-            separator = self.peek()
-            if separator is not None and separator[1] in ",;":
-                self.index += 1
+            self.skip(",;")
 
     def list(self) -> list[Any]:
+        """The values of a ``[ ]`` list, after its opening bracket."""
         items: list[Any] = []
-        while True:
-            token = self.peek()
-            if token is not None and token[1] == "]":
-                self.index += 1
-                return items
+        while not self.skip("]"):
             items.append(self.value())
-            separator = self.peek()
-            if separator is not None and separator[1] == ",":
-                self.index += 1
+            self.skip(",")
+        return items
 
     def value(self) -> Any:
-        kind, text, _ = self.take()
+        """One value: a message in ``{ }`` or ``< >``, a string, a number, a boolean or an enumeration."""
+        kind, text, line = self.take("a value")
         if text in ("{", "<"):
             return self.message("}" if text == "{" else ">")
         if kind == "string":
-            return bytes(text[1:-1], "utf-8").decode("unicode_escape")
+            try:
+                return _unescape(text[1:-1])
+            except (ValueError, UnicodeDecodeError) as error:
+                raise self.error(f"the string {text} cannot be read: {error}", line) from None
         if kind == "number":
-            return float(text) if any(c in text for c in ".eE") else int(text)
+            return _number(text)
         if kind == "identifier":
             if text in ("true", "True"):
                 return True
             if text in ("false", "False"):
                 return False
             return Enumeration(text)
-        raise self.error(f"expected a value, found {text!r}")
+        raise self.error(f"expected a value, found {text!r}", line)
 
 
 def parse_text_format(text: str, source: str | None = None) -> dict[str, list[Any]]:
-    """Parse protocol buffer text into ``{field: [values]}`` (every field as a list; messages as dicts)."""
+    """Parse protocol buffer text into ``{field: [values]}`` (every field as a list; messages as dicts).
+
+    Strings come back as ``str``, integers as ``int``, other numbers as ``float``, ``true`` and ``false`` as
+    ``bool``, and bare names (enumeration values such as ``TYPE_FP32``) as :class:`Enumeration`. Errors name
+    the line.
+    """
     return _Parser(text, source).message(None)
 
 
@@ -162,6 +251,11 @@ class VersionPolicy:
         if self.kind not in ("latest", "all", "specific"):
             raise ContractError(
                 f"must be latest, all or specific, found {self.kind!r}", field="version_policy"
+            )
+        if self.kind == "latest" and self.count < 1:
+            raise ContractError(
+                f"must serve at least 1 version, found {self.count}",
+                field="version_policy.latest.num_versions",
             )
 
     def select(self, available: list[int]) -> list[int]:
@@ -206,8 +300,18 @@ class ModelConfiguration:
     """Top-level fields of the file outside this subset (read, not interpreted)."""
 
     def __post_init__(self) -> None:
+        for label, tensors in (("input", self.inputs), ("output", self.outputs)):
+            if not tensors:
+                raise ContractError(
+                    "a model configuration needs at least one input and one output", field=label
+                )
+            names = [tensor.name for tensor in tensors]
+            if len(set(names)) != len(names):
+                raise ContractError(f"{label} names must be unique, found {names}", field=label)
         if self.max_batch_size < 0:
             raise ContractError("must be 0 or more", field="max_batch_size")
+        if self.instance_count < 1:
+            raise ContractError(f"must be 1 or more, found {self.instance_count}", field="instance_group")
         if self.max_batch_size > 0:
             for tensor in (*self.inputs, *self.outputs):
                 if not tensor.shape or tensor.shape[0] != -1:
@@ -219,11 +323,11 @@ class ModelConfiguration:
 
     def to_text(self) -> str:
         """The ``config.pbtxt`` text."""
-        lines = [f'name: "{self.name}"']
+        lines = [f"name: {_quote(self.name)}"]
         if self.platform is not None:
-            lines.append(f'platform: "{self.platform}"')
+            lines.append(f"platform: {_quote(self.platform)}")
         else:
-            lines.append(f'backend: "{self.backend}"')
+            lines.append(f"backend: {_quote(self.backend)}")
         lines.append(f"max_batch_size: {self.max_batch_size}")
         for label, tensors in (("input", self.inputs), ("output", self.outputs)):
             lines.append(f"{label} [")
@@ -232,9 +336,9 @@ class ModelConfiguration:
                 closing = "  }," if position < len(tensors) - 1 else "  }"
                 lines += [
                     "  {",
-                    f'    name: "{tensor.name}"',
+                    f"    name: {_quote(tensor.name)}",
                     f"    data_type: {tensor.configuration_data_type}",
-                    f"    dims: [ {', '.join(str(d) for d in dims)} ]",
+                    f"    dims: {_list(dims)}",
                     closing,
                 ]
             lines.append("]")
@@ -244,8 +348,7 @@ class ModelConfiguration:
         elif policy.kind == "all":
             lines.append("version_policy: { all: {} }")
         else:
-            versions = ", ".join(str(v) for v in policy.versions)
-            lines.append(f"version_policy: {{ specific: {{ versions: [ {versions} ] }} }}")
+            lines.append(f"version_policy: {{ specific: {{ versions: {_list(policy.versions)} }} }}")
         lines.append(f"instance_group [ {{ count: {self.instance_count}, kind: KIND_CPU }} ]")
         if self.dynamic_batching is not None:
             lines.append("dynamic_batching {")
@@ -253,18 +356,20 @@ class ModelConfiguration:
                 f"  max_queue_delay_microseconds: {self.dynamic_batching.max_queue_delay_microseconds}"
             )
             if self.dynamic_batching.preferred_batch_size:
-                sizes = ", ".join(str(s) for s in self.dynamic_batching.preferred_batch_size)
-                lines.append(f"  preferred_batch_size: [ {sizes} ]")
+                lines.append(f"  preferred_batch_size: {_list(self.dynamic_batching.preferred_batch_size)}")
             lines.append("}")
         for key, value in sorted(self.parameters.items()):
-            lines.append(f'parameters {{ key: "{key}" value: {{ string_value: "{value}" }} }}')
+            lines.append(f"parameters {{ key: {_quote(key)} value: {{ string_value: {_quote(value)} }} }}")
         return "\n".join(lines) + "\n"
 
     @classmethod
     def from_text(
         cls, text: str, source: str | None = None, default_name: str | None = None
     ) -> ModelConfiguration:
-        """Parse ``config.pbtxt`` text; ``default_name`` is used when the file names no model."""
+        """Parse ``config.pbtxt`` text; ``default_name`` is used when the file names no model.
+
+        Raises :class:`ContractError` naming ``source``, the field and, for a syntax error, the line.
+        """
         fields = parse_text_format(text, source)
         reader = _ConfigurationReader(fields, source, "")
         name = reader.scalar("name", str, default_name)
@@ -278,12 +383,6 @@ class ModelConfiguration:
         outputs = tuple(
             _tensor(each, source, f"output[{i}]", leading) for i, each in enumerate(fields.get("output", []))
         )
-        if not inputs or not outputs:
-            raise ContractError(
-                "a model configuration needs at least one input and one output",
-                source=source,
-                field="input" if not inputs else "output",
-            )
         try:
             return cls(
                 name=name,
@@ -294,11 +393,7 @@ class ModelConfiguration:
                 platform=reader.scalar("platform", str, None),
                 dynamic_batching=_dynamic_batching(reader),
                 version_policy=_version_policy(reader),
-                instance_count=sum(
-                    _ConfigurationReader(group, source, "instance_group").scalar("count", int, 1)
-                    for group in reader.messages("instance_group")
-                )
-                or 1,
+                instance_count=_instance_count(reader),
                 parameters=_parameters(reader),
                 unrecognised_fields=tuple(sorted(set(fields) - _KNOWN_FIELDS)),
             )
@@ -319,6 +414,8 @@ class ModelConfiguration:
             text = source.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ContractError("the model configuration does not exist", source=source) from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ContractError(f"the model configuration cannot be read ({error})", source=source) from None
         return cls.from_text(text, str(source), default_name=source.parent.name)
 
 
@@ -360,7 +457,7 @@ class _ConfigurationReader:
     def check(self, field_name: str, value: Any, kind: type) -> Any:
         if kind is Enumeration and isinstance(value, Enumeration):
             return value.name
-        if isinstance(value, kind) and not isinstance(value, bool) and not isinstance(value, Enumeration):
+        if isinstance(value, kind) and not isinstance(value, bool):
             return value
         expected = {str: "a quoted string", int: "an integer", Enumeration: "a name such as TYPE_FP32"}
         shown = value.name if isinstance(value, Enumeration) else value
@@ -398,7 +495,8 @@ def _tensor(fields: Any, source: str | None, path: str, leading: tuple[int, ...]
             name, data_type_from_configuration_name(data_type, source=source), (*leading, *dims)
         )
     except ContractError as error:
-        raise ContractError(error.reason, source=source, field=f"{path}.{error.field}") from None
+        field_name = "dims" if error.field == "shape" else error.field
+        raise ContractError(error.reason, source=source, field=f"{path}.{field_name}") from None
 
 
 def _dynamic_batching(reader: _ConfigurationReader) -> DynamicBatching | None:
@@ -415,7 +513,7 @@ def _version_policy(reader: _ConfigurationReader) -> VersionPolicy:
     policy = reader.message("version_policy")
     if policy is None:
         return VersionPolicy()
-    kinds = [kind for kind in ("latest", "all", "specific") if kind in policy.fields]
+    kinds = [kind for kind in ("latest", "all", "specific") if policy.fields.get(kind)]
     if len(kinds) != 1:
         raise ContractError(
             "must hold exactly one of latest, all or specific",
@@ -444,3 +542,19 @@ def _parameters(reader: _ConfigurationReader) -> dict[str, str]:
             )
         parameters[key] = value.scalar("string_value", str, "")
     return parameters
+
+
+def _instance_count(reader: _ConfigurationReader) -> int:
+    """The number of instances in all instance groups (1 where the file has none, as in Triton)."""
+    groups = reader.messages("instance_group")
+    if not groups:
+        return 1
+    return sum(
+        _ConfigurationReader(group, reader.source, f"instance_group[{index}]").scalar("count", int, 1)
+        for index, group in enumerate(groups)
+    )
+
+
+def _list(values: tuple[int, ...]) -> str:
+    """Integers as a text-format list: ``[ 1, 2 ]``, or ``[ ]``."""
+    return f"[ {', '.join(str(value) for value in values)} ]" if values else "[ ]"

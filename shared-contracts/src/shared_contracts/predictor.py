@@ -45,8 +45,12 @@ def validate_inputs(
 
     Raises :class:`ContractError` naming the tensor and what was expected for: a missing or unexpected
     name, a value that is not an array, a wrong dtype, a wrong shape, batch sizes that differ between
-    inputs, or a batch larger than ``max_batch_size``.
+    inputs, or a batch larger than ``max_batch_size``. A ``max_batch_size`` of ``None`` or ``0`` sets no
+    limit (0 is Triton's value for a model without a batch dimension). A scalar input counts as a batch of
+    one.
     """
+    if not specifications:
+        raise ContractError("a model needs at least one input specification to validate inputs against")
     expected = {specification.name for specification in specifications}
     missing = sorted(expected - set(inputs))
     if missing:
@@ -64,6 +68,6 @@ def validate_inputs(
     if len(batch_sizes) > 1:
         raise ContractError(f"all inputs must have the same batch size, found {sorted(batch_sizes)}")
     batch_size = batch_sizes.pop()
-    if max_batch_size is not None and batch_size > max_batch_size:
+    if max_batch_size and batch_size > max_batch_size:
         raise ContractError(f"batch size {batch_size} is above the model's maximum of {max_batch_size}")
     return batch_size

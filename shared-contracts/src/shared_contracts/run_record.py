@@ -281,7 +281,7 @@ class RunRecord:
                 checkpoints=reader.items("checkpoints", CheckpointRecord.from_reader),
                 baseline_comparison=reader.items("baseline_comparison", BaselineComparison.from_reader),
                 reproduction_tolerance=reader.mapping("reproduction_tolerance", float, required=False),
-                contracts_version=reader.required("contracts_version", str),
+                contracts_version=reader.contracts_version(),
                 notes=tuple(reader.scalars("notes", str)) if "notes" in reader.data else (),
             )
         except ContractError as error:

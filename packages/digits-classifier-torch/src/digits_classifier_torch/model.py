@@ -1,0 +1,1603 @@
+"""Digits classifier in PyTorch: scikit-learn's 8x8 handwritten digits, from raw data to a verified ONNX export.
+
+One file, read top to bottom in the order of the pipeline:
+
+1. configuration, 2. data (prepare into the dataset contract, the loader), 3. the network, 4. training (progress
+bar, run directory, safetensors checkpoints, resume, lineage, baseline comparison), 5. evaluation,
+6. prediction (the native and the ONNX predictors), 7. export to a Triton model repository entry with the parity
+check, 8. reproduction of a recorded run, 9. the command line.
+
+Nothing here is shared with another model by import: a new model starts as a copy of this file (``uv run zoo
+new-model --from digits-classifier-torch --name ...``) and changes whatever it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import datetime
+import importlib.metadata
+import inspect
+import itertools
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy
+import onnx
+import onnxruntime
+import safetensors.torch
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from shared_contracts import (
+    CONTRACTS_VERSION,
+    ArtifactManifest,
+    BaselineComparison,
+    CheckpointRecord,
+    CodeLineage,
+    ContractError,
+    DatasetManifest,
+    DynamicBatching,
+    EnvironmentRecord,
+    EpochRecord,
+    ModelConfiguration,
+    ParityReport,
+    RepositoryEntry,
+    RunRecord,
+    RunReference,
+    SplitRecord,
+    TensorSpecification,
+    available_versions,
+    read_shard,
+    sha256_bytes,
+    sha256_file,
+    sha256_json,
+    validate_inputs,
+    write_bytes_atomically,
+    write_json_atomically,
+    write_shard,
+)
+
+MODEL_NAME = "digits-classifier-torch"
+"""The package's name, which is also the model's folder in a model repository."""
+
+MODEL_VERSION = importlib.metadata.version(MODEL_NAME)
+"""The package's version, recorded in every run record and artifact."""
+
+PACKAGE_DIRECTORY = Path(__file__).resolve().parents[2]
+"""The package's folder (holding ``pyproject.toml``, ``uv.lock`` and ``baseline/``) in a source checkout."""
+
+BASELINE_DIRECTORY = PACKAGE_DIRECTORY / "baseline"
+"""Where the committed baseline run record lives."""
+
+logger = logging.getLogger(MODEL_NAME)
+
+
+def zoo_home() -> Path:
+    """The folder under which datasets, runs and the model repository live by default.
+
+    ``$ZOO_HOME`` when set; otherwise the repository's root (the nearest folder upward from the working
+    directory that holds ``packages/`` and ``shared-contracts/``), so that every model's exports land in one
+    model repository that one server can serve; otherwise the working directory.
+    """
+    if "ZOO_HOME" in os.environ:
+        return Path(os.environ["ZOO_HOME"])
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "packages").is_dir() and (candidate / "shared-contracts").is_dir():
+            return candidate
+    return here
+
+
+class ZooError(RuntimeError):
+    """A step that cannot go on; the message says what was wrong and what to do."""
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 1. Configuration
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Configuration:
+    """Everything that decides a training run's result. The defaults reproduce the committed baseline."""
+
+    seed: int = 0
+    """Seeds the initial weights, the order of the training examples in every epoch, and dropout."""
+    epochs: int = 30
+    """How many passes over the training split."""
+    batch_size: int = 32
+    """How many examples each optimisation step sees."""
+    learning_rate: float = 0.002
+    """The AdamW step size."""
+    weight_decay: float = 0.0001
+    """AdamW's decoupled weight decay."""
+    channels: int = 16
+    """The number of filters of the first convolution (the second has twice as many)."""
+    hidden_size: int = 64
+    """The width of the hidden linear layer."""
+    dropout: float = 0.25
+    """The probability of zeroing a hidden unit during training."""
+    threads: int = 1
+    """PyTorch's intra-operation threads; the same value on the same platform gives bit-identical results."""
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "channels", "hidden_size", "threads"):
+            if getattr(self, name) < 1:
+                raise ZooError(f"configuration: {name} must be at least 1, found {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise ZooError(f"configuration: learning_rate must be positive, found {self.learning_rate}")
+        if self.weight_decay < 0:
+            raise ZooError(f"configuration: weight_decay must be 0 or more, found {self.weight_decay}")
+        if not 0 <= self.dropout < 1:
+            raise ZooError(f"configuration: dropout must be in [0, 1), found {self.dropout}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, every field."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Configuration:
+        """Rebuild a configuration from its JSON form; unknown fields are an error (another model's run)."""
+        known = {field.name: field for field in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ZooError(
+                f"configuration: unknown field(s) {', '.join(unknown)}; the run was recorded by another model "
+                "or another version of this model"
+            )
+        values = {}
+        for name, value in data.items():
+            expected = float if known[name].type == "float" else int
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or (expected is int and not isinstance(value, int))
+            ):
+                raise ZooError(f"configuration: {name} must be {known[name].type}, found {value!r}")
+            values[name] = expected(value)
+        return cls(**values)
+
+    def sha256(self) -> str:
+        """The digest of the configuration, stored in checkpoints to refuse resuming with another one."""
+        return sha256_json(self.to_dict())
+
+
+def field_documentation(configuration_class: type) -> dict[str, str]:
+    """Each field's docstring (the string under it in the class body), for ``--help``."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(configuration_class)))
+    body = tree.body[0].body
+    documentation = {}
+    for previous, current in itertools.pairwise(body):
+        if (
+            isinstance(previous, ast.AnnAssign)
+            and isinstance(current, ast.Expr)
+            and isinstance(current.value, ast.Constant)
+        ):
+            documentation[previous.target.id] = " ".join(str(current.value.value).split())
+    return documentation
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 2. Data: scikit-learn's bundled digits, prepared into the dataset contract, and the loader
+# ----------------------------------------------------------------------------------------------------------
+
+DATASET_NAME = "digits"
+"""The prepared dataset's name."""
+DATASET_VERSION = "1"
+"""The version of the preparation below; change it whenever the prepared content would change."""
+DATASET_SEED = 0
+"""The seed of the train, validation and test split (fixed: the split is part of the dataset's identity)."""
+VALIDATION_FRACTION = 0.1
+"""The share of each class held out for validation."""
+TEST_FRACTION = 0.2
+"""The share of each class held out for the final test."""
+SHARD_ROWS = 512
+"""The largest number of examples in one shard file."""
+PIXEL_MAXIMUM = 16.0
+"""The largest pixel intensity of scikit-learn's digits (0 is background, 16 is full ink)."""
+IMAGE_SIDE = 8
+"""Images are 8 by 8 pixels."""
+CLASS_NAMES = tuple(str(digit) for digit in range(10))
+"""The label of each output, in order."""
+FEATURES = (
+    TensorSpecification("pixels", "float32", (IMAGE_SIDE * IMAGE_SIDE,)),
+    TensorSpecification("label", "int64", ()),
+)
+"""The features of one example: 64 pixel intensities, row by row, and the digit."""
+
+
+def default_dataset_directory() -> Path:
+    """Where the prepared dataset lives unless told otherwise."""
+    return zoo_home() / "datasets" / DATASET_NAME / DATASET_VERSION
+
+
+def split_indices(labels: numpy.ndarray, seed: int) -> dict[str, numpy.ndarray]:
+    """A stratified split of example indices into train, validation and test, fixed by ``seed``."""
+    generator = numpy.random.default_rng(seed)
+    parts: dict[str, list[numpy.ndarray]] = {"train": [], "validation": [], "test": []}
+    for label in numpy.unique(labels):
+        members = generator.permutation(numpy.flatnonzero(labels == label))
+        test_count = round(len(members) * TEST_FRACTION)
+        validation_count = round(len(members) * VALIDATION_FRACTION)
+        parts["test"].append(members[:test_count])
+        parts["validation"].append(members[test_count : test_count + validation_count])
+        parts["train"].append(members[test_count + validation_count :])
+    return {name: numpy.sort(numpy.concatenate(chunks)) for name, chunks in parts.items()}
+
+
+def prepare_dataset(directory: Path, *, force: bool = False) -> DatasetManifest:
+    """Write the digits into the dataset contract at ``directory``; returns its manifest.
+
+    An existing, intact dataset is kept as it is (preparing is idempotent). A damaged one is an error unless
+    ``force`` is given, which prepares it again. The new dataset is written beside the target and moved into
+    place only when complete, so an interruption never leaves a dataset that looks prepared.
+    """
+    directory = Path(directory)
+    if directory.exists() and not force:
+        try:
+            manifest = DatasetManifest.load(directory)
+            manifest.verify(directory)
+        except ContractError as error:
+            raise ZooError(f"{error}. To prepare the dataset again, use --force") from None
+        return manifest
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    pixels = digits.data.astype(numpy.float32)
+    labels = digits.target.astype(numpy.int64)
+    staging = directory.with_name(f".{directory.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    splits = []
+    for split_name, indices in split_indices(labels, DATASET_SEED).items():
+        shards = []
+        for start in range(0, len(indices), SHARD_ROWS):
+            chunk = indices[start : start + SHARD_ROWS]
+            arrays = {"pixels": pixels[chunk], "label": labels[chunk]}
+            path = f"{split_name}/shard-{start // SHARD_ROWS:05d}.npz"
+            shards.append(write_shard(staging, path, arrays, FEATURES))
+        splits.append(SplitRecord(split_name, tuple(shards)))
+    manifest = DatasetManifest(
+        name=DATASET_NAME,
+        version=DATASET_VERSION,
+        source="scikit-learn: sklearn.datasets.load_digits (bundled with the package, no download)",
+        license="CC BY 4.0 (UCI Machine Learning Repository, Optical Recognition of Handwritten Digits)",
+        features=FEATURES,
+        splits=tuple(splits),
+        description="1,797 grey images of 8x8 pixels, intensities 0 to 16, stratified split by class.",
+        preparation={
+            "split_seed": DATASET_SEED,
+            "validation_fraction": VALIDATION_FRACTION,
+            "test_fraction": TEST_FRACTION,
+            "shard_rows": SHARD_ROWS,
+        },
+    )
+    manifest.save(staging)
+    previous = directory.with_name(f".{directory.name}.previous")
+    if directory.exists():
+        shutil.rmtree(previous, ignore_errors=True)
+        directory.rename(previous)
+    staging.rename(directory)
+    shutil.rmtree(previous, ignore_errors=True)
+    return manifest
+
+
+class BatchLoader:
+    """Yields one split's examples in batches of ``dict[str, numpy.ndarray]``.
+
+    The order is a permutation fixed by ``(seed, epoch)``, so a resumed run sees exactly the batches an
+    uninterrupted one would. With ``world_size`` above 1, rank ``r`` takes every ``world_size``-th example of
+    that permutation, so the ranks together see every example exactly once per epoch. Shards are checked
+    against their SHA-256 when the loader is created.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        split: str,
+        *,
+        batch_size: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        if not 0 <= rank < world_size:
+            raise ZooError(f"rank must be in [0, {world_size}), found {rank}")
+        self.manifest = DatasetManifest.load(directory)
+        record = self.manifest.split(split)
+        parts = [read_shard(directory, shard, self.manifest.features) for shard in record.shards]
+        self.arrays = {
+            feature.name: numpy.concatenate([part[feature.name] for part in parts])
+            for feature in self.manifest.features
+        }
+        self.total_rows = record.rows
+        self.batch_size = batch_size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.rank = rank
+        self.world_size = world_size
+
+    @property
+    def rows(self) -> int:
+        """How many examples this rank sees per epoch."""
+        return len(range(self.rank, self.total_rows, self.world_size))
+
+    def __len__(self) -> int:
+        """How many batches one epoch has."""
+        return math.ceil(self.rows / self.batch_size)
+
+    def batches(self, epoch: int) -> Iterator[dict[str, numpy.ndarray]]:
+        """The batches of one epoch, in the order fixed by the seed and the epoch."""
+        order = numpy.arange(self.total_rows)
+        if self.shuffle:
+            order = numpy.random.default_rng([self.seed, epoch]).permutation(self.total_rows)
+        order = order[self.rank :: self.world_size]
+        for start in range(0, len(order), self.batch_size):
+            chosen = order[start : start + self.batch_size]
+            yield {name: values[chosen] for name, values in self.arrays.items()}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 3. The network
+# ----------------------------------------------------------------------------------------------------------
+
+
+class DigitsNetwork(nn.Module):
+    """A small convolutional network: 64 pixel intensities (0 to 16) in, 10 class scores (logits) out.
+
+    Two 3x3 convolutions keep the 8x8 grid, a 2x2 pooling halves it, and two linear layers classify.
+    """
+
+    def __init__(self, channels: int, hidden_size: int, dropout: float) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, channels, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, 2 * channels, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(2 * channels * (IMAGE_SIDE // 2) ** 2, hidden_size),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden_size, len(CLASS_NAMES)),
+        )
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Class scores for a batch of flattened images; scaling to [0, 1] is part of the network."""
+        images = (pixels / PIXEL_MAXIMUM).reshape(-1, 1, IMAGE_SIDE, IMAGE_SIDE)
+        return self.classifier(self.features(images))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 4. Training: run directory, progress bar, checkpoints, resume, lineage, baseline comparison
+# ----------------------------------------------------------------------------------------------------------
+
+CHECKPOINT_DIRECTORY_NAME = "checkpoints"
+"""The folder of a run directory that holds one safetensors file per epoch."""
+
+HIGHER_IS_BETTER = {
+    "test_accuracy": True,
+    "test_loss": False,
+    "validation_accuracy": True,
+    "validation_loss": False,
+}
+"""The final metrics and whether a larger value is better."""
+
+REPRODUCTION_TOLERANCE = {
+    "test_accuracy": 0.01,
+    "test_loss": 0.02,
+    "validation_accuracy": 0.01,
+    "validation_loss": 0.02,
+}
+"""How far each final metric may move when a run is reproduced on another platform."""
+
+LIBRARIES = ("torch", "numpy", "onnx", "onnxruntime", "safetensors", "scikit-learn", "shared-contracts")
+"""The libraries whose versions are recorded, because they can change results."""
+
+
+def default_runs_directory() -> Path:
+    """Where run directories live unless told otherwise."""
+    return zoo_home() / "runs" / MODEL_NAME
+
+
+def resolve_device(requested: str) -> torch.device:
+    """``auto`` picks CUDA when PyTorch sees a GPU and the CPU otherwise; ``cuda`` without a GPU is an error."""
+    if requested not in ("auto", "cpu", "cuda"):
+        raise ZooError(f"device must be auto, cpu or cuda, found {requested!r}")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ZooError("--device cuda was asked for, but PyTorch sees no CUDA device; use --device cpu")
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(requested)
+
+
+def use_deterministic_settings(configuration: Configuration) -> None:
+    """Make a run repeatable: deterministic kernels and a fixed number of threads."""
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(configuration.threads)
+
+
+def git_output(arguments: list[str], directory: Path) -> str | None:
+    """The output of a git command run in ``directory``, or ``None`` outside a repository."""
+    try:
+        completed = subprocess.run(
+            ["git", *arguments], cwd=directory, capture_output=True, check=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return completed.stdout.decode("utf-8", "replace")
+
+
+def code_lineage(package_directory: Path = PACKAGE_DIRECTORY) -> CodeLineage:
+    """The commit the package's code is at and whether it (or shared-contracts) has uncommitted changes.
+
+    Outside a git checkout there is no revision, and the code counts as dirty: nothing proves what it was.
+    """
+    revision = git_output(["rev-parse", "HEAD"], package_directory)
+    if revision is None:
+        return CodeLineage(revision=None, dirty=True)
+    scope = [str(package_directory)]
+    contracts = package_directory.parent.parent / "shared-contracts"
+    if contracts.is_dir():
+        scope.append(str(contracts))
+    status = git_output(["status", "--porcelain", "--", *scope], package_directory) or ""
+    if not status.strip():
+        return CodeLineage(revision=revision.strip(), dirty=False)
+    diff = git_output(["diff", "HEAD", "--", *scope], package_directory) or ""
+    return CodeLineage(
+        revision=revision.strip(), dirty=True, diff_sha256=sha256_bytes((status + diff).encode())
+    )
+
+
+def lock_sha256(package_directory: Path = PACKAGE_DIRECTORY) -> str | None:
+    """The SHA-256 of the package's ``uv.lock``, or ``None`` where there is none (an installed wheel)."""
+    lock = package_directory / "uv.lock"
+    return sha256_file(lock) if lock.is_file() else None
+
+
+def environment_record(device: torch.device) -> EnvironmentRecord:
+    """The interpreter, platform, library versions, device and threads of this process."""
+    # On a GPU the card's name is recorded, so that a figure can say which card produced it.
+    name = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
+    return EnvironmentRecord(
+        python=platform.python_version(),
+        platform=platform.platform(),
+        # torch.__version__ names the build too (for example 2.15.0+cu132), which can change results.
+        libraries={library: importlib.metadata.version(library) for library in LIBRARIES}
+        | {"torch": torch.__version__},
+        device=name,
+        threads={
+            "intra_operation": torch.get_num_threads(),
+            "inter_operation": torch.get_num_interop_threads(),
+        },
+    )
+
+
+def load_baseline(baseline_directory: Path = BASELINE_DIRECTORY) -> RunRecord | None:
+    """The committed baseline run record, or ``None`` where the model has none yet."""
+    if not (baseline_directory / "run.json").exists():
+        return None
+    return RunRecord.load(baseline_directory)
+
+
+def compare_with_baseline(
+    final_metrics: Mapping[str, float], baseline: RunRecord | None
+) -> tuple[BaselineComparison, ...]:
+    """Each final metric next to the baseline's value (empty without a baseline)."""
+    if baseline is None:
+        return ()
+    return tuple(
+        BaselineComparison(metric, value, baseline.final_metrics[metric], HIGHER_IS_BETTER[metric])
+        for metric, value in sorted(final_metrics.items())
+        if metric in baseline.final_metrics and metric in HIGHER_IS_BETTER
+    )
+
+
+def format_comparison(comparisons: tuple[BaselineComparison, ...]) -> str:
+    """A table of the run's final metrics against the baseline, for the terminal."""
+    if not comparisons:
+        return "No baseline to compare with (refresh one with `refresh-baseline`)."
+    lines = [f"{'metric':<22}{'this run':>12}{'baseline':>12}{'difference':>12}  verdict"]
+    for each in comparisons:
+        verdict = "better" if each.improved else ("same" if each.difference == 0 else "worse")
+        lines.append(
+            f"{each.metric:<22}{each.value:>12.4f}{each.baseline:>12.4f}{each.difference:>+12.4f}  {verdict}"
+        )
+    return "\n".join(lines)
+
+
+def checkpoint_tensors(network: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """The network's weights and the optimiser's state as flat, named tensors for safetensors."""
+    tensors = {
+        f"network.{name}": value.detach().cpu().contiguous() for name, value in network.state_dict().items()
+    }
+    for index, state in optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            tensors[f"optimizer.{index}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    return tensors
+
+
+def save_checkpoint(
+    run_directory: Path,
+    epoch: int,
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    configuration: Configuration,
+) -> CheckpointRecord:
+    """Write the epoch's checkpoint atomically (safetensors: no code runs when it is loaded)."""
+    metadata = {
+        "model_name": MODEL_NAME,
+        "epoch": str(epoch),
+        "configuration_sha256": configuration.sha256(),
+        "contracts_version": CONTRACTS_VERSION,
+    }
+    # One metadata key holding sorted JSON: safetensors orders several keys at random, and the file's bytes
+    # must be identical for identical runs.
+    data = safetensors.torch.save(
+        checkpoint_tensors(network, optimizer), metadata={"zoo": json.dumps(metadata, sort_keys=True)}
+    )
+    relative = f"{CHECKPOINT_DIRECTORY_NAME}/epoch-{epoch:04d}.safetensors"
+    write_bytes_atomically(run_directory / relative, data)
+    return CheckpointRecord(relative, sha256_bytes(data), epoch)
+
+
+def load_checkpoint(
+    run_directory: Path, checkpoint: CheckpointRecord, configuration: Configuration
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Read a checkpoint after checking its SHA-256 and that it was written with ``configuration``.
+
+    Returns the network's weights and the optimiser's flat state.
+    """
+    path = run_directory / checkpoint.path
+    if not path.is_file():
+        raise ZooError(f"{path}: the checkpoint is missing; the run directory is incomplete")
+    data = path.read_bytes()
+    if sha256_bytes(data) != checkpoint.sha256:
+        raise ZooError(
+            f"{path}: the checkpoint's SHA-256 does not match the run record; the file is corrupt or was "
+            "changed. Train a new run"
+        )
+    with safetensors.safe_open(path, framework="pt") as handle:
+        metadata = json.loads((handle.metadata() or {}).get("zoo", "{}"))
+    if metadata.get("configuration_sha256") != configuration.sha256():
+        raise ZooError(
+            f"{path}: the checkpoint was written with another configuration than the one given; resume "
+            "with the run's own configuration (leave the configuration options out) or start a new run"
+        )
+    tensors = safetensors.torch.load(data)
+    network_state = {
+        key[len("network.") :]: value for key, value in tensors.items() if key.startswith("network.")
+    }
+    optimizer_state = {key: value for key, value in tensors.items() if key.startswith("optimizer.")}
+    return network_state, optimizer_state
+
+
+def restore_optimizer(optimizer: torch.optim.Optimizer, flat_state: Mapping[str, torch.Tensor]) -> None:
+    """Load the flat optimiser state written by :func:`checkpoint_tensors` back into ``optimizer``."""
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in flat_state.items():
+        _, index, name = key.split(".", 2)
+        state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
+
+
+def new_network(configuration: Configuration) -> DigitsNetwork:
+    """A network with the initial weights fixed by the configuration's seed."""
+    torch.manual_seed(configuration.seed)
+    return DigitsNetwork(configuration.channels, configuration.hidden_size, configuration.dropout)
+
+
+def new_optimizer(network: nn.Module, configuration: Configuration) -> torch.optim.Optimizer:
+    """The AdamW optimiser of the configuration."""
+    return torch.optim.AdamW(
+        network.parameters(), lr=configuration.learning_rate, weight_decay=configuration.weight_decay
+    )
+
+
+def utc_now() -> str:
+    """The current time, ISO 8601 in UTC."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def new_run_directory(runs_directory: Path, configuration: Configuration, prefix: str = "") -> Path:
+    """A fresh run directory named from the time and the configuration: ``20261127-101500-1a2b3c4d``.
+
+    Two runs started in the same second with the same configuration get ``-2``, ``-3``, ... appended.
+    """
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+    name = f"{prefix}{stamp}-{configuration.sha256()[:8]}"
+    candidate, number = Path(runs_directory) / name, 1
+    while candidate.exists():
+        number += 1
+        candidate = Path(runs_directory) / f"{name}-{number}"
+    return candidate
+
+
+def train(
+    configuration: Configuration,
+    *,
+    dataset_directory: Path,
+    run_directory: Path,
+    resume: bool = False,
+    progress: bool = True,
+    device: str = "cpu",
+    stop_after_epoch: int | None = None,
+) -> RunRecord:
+    """Train a network, writing the run directory as it goes; returns the final run record.
+
+    Every epoch writes a checkpoint and updates ``run.json`` atomically, so a run killed at any moment can be
+    resumed (``resume=True``) from its last checkpoint and ends bit-identical to an uninterrupted run.
+    ``stop_after_epoch`` ends the run early as if it had been interrupted (used to test resuming).
+    """
+    run_directory = Path(run_directory)
+    manifest = DatasetManifest.load(dataset_directory)
+    target = resolve_device(device)
+    use_deterministic_settings(configuration)
+    network = new_network(configuration).to(target)
+    optimizer = new_optimizer(network, configuration)
+    if resume:
+        record = RunRecord.load(run_directory)
+        if record.status == "completed":
+            raise ZooError(f"{run_directory}: the run is already complete; there is nothing to resume")
+        recorded = Configuration.from_dict(record.configuration)
+        if recorded != configuration:
+            changed = [
+                f"{name} (run: {value}, given: {getattr(configuration, name)})"
+                for name, value in recorded.to_dict().items()
+                if getattr(configuration, name) != value
+            ]
+            raise ZooError(
+                f"{run_directory}: cannot resume with another configuration; changed: {', '.join(changed)}. "
+                "Resume without configuration options, or start a new run"
+            )
+        if record.dataset_fingerprint != manifest.fingerprint():
+            raise ZooError(
+                f"{run_directory}: the run trained on dataset {record.dataset_fingerprint[:12]}, the dataset at "
+                f"{dataset_directory} is {manifest.fingerprint()[:12]}; resume with the run's dataset"
+            )
+        if record.checkpoints:
+            last = record.checkpoints[-1]
+            network_state, optimizer_state = load_checkpoint(run_directory, last, configuration)
+            network.load_state_dict(network_state)
+            restore_optimizer(optimizer, optimizer_state)
+            record = record.evolve(epochs=record.epochs[: last.epoch], status="running", finished_at=None)
+        else:
+            record = record.evolve(epochs=(), status="running")
+    else:
+        if (run_directory / "run.json").exists():
+            raise ZooError(
+                f"{run_directory}: a run with this name exists; resume it with --resume, or choose another "
+                "--run-name"
+            )
+        record = RunRecord(
+            model_name=MODEL_NAME,
+            model_version=MODEL_VERSION,
+            run_identifier=run_directory.name,
+            configuration=configuration.to_dict(),
+            seed=configuration.seed,
+            dataset_fingerprint=manifest.fingerprint(),
+            code=code_lineage(),
+            lock_sha256=lock_sha256(),
+            environment=environment_record(target),
+            started_at=utc_now(),
+            reproduction_tolerance=REPRODUCTION_TOLERANCE,
+        )
+    run_directory.mkdir(parents=True, exist_ok=True)
+    record.save(run_directory)
+    log_handler = logging.FileHandler(run_directory / "training.log", encoding="utf-8")
+    log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(log_handler)
+    logger.setLevel(logging.INFO)
+    try:
+        record = _train_epochs(
+            configuration,
+            record,
+            network,
+            optimizer,
+            dataset_directory,
+            run_directory,
+            progress,
+            target,
+            stop_after_epoch,
+        )
+    except BaseException as error:
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        RunRecord.load(run_directory).evolve(status=status).save(run_directory)
+        logger.error("run %s %s: %r", run_directory.name, status, error)
+        raise
+    finally:
+        logger.removeHandler(log_handler)
+        log_handler.close()
+    return record
+
+
+def _train_epochs(
+    configuration: Configuration,
+    record: RunRecord,
+    network: DigitsNetwork,
+    optimizer: torch.optim.Optimizer,
+    dataset_directory: Path,
+    run_directory: Path,
+    progress: bool,
+    device: torch.device,
+    stop_after_epoch: int | None,
+) -> RunRecord:
+    """The epochs from the one after the record's last, then the final evaluation."""
+    loader = BatchLoader(
+        dataset_directory, "train", batch_size=configuration.batch_size, seed=configuration.seed
+    )
+    validation = BatchLoader(dataset_directory, "validation", batch_size=512, shuffle=False)
+    loss_function = nn.CrossEntropyLoss()
+    first_epoch = len(record.epochs) + 1
+    logger.info(
+        "run %s: epochs %d to %d on %s", run_directory.name, first_epoch, configuration.epochs, device
+    )
+    for epoch in range(first_epoch, configuration.epochs + 1):
+        torch.manual_seed(configuration.seed * 1_000_003 + epoch)  # dropout, repeatable per epoch
+        network.train()
+        total_loss, examples = 0.0, 0
+        bar = tqdm(
+            loader.batches(epoch),
+            total=len(loader),
+            desc=f"epoch {epoch}/{configuration.epochs}",
+            unit="batch",
+            disable=not progress,
+            leave=False,
+        )
+        for batch in bar:
+            pixels = torch.from_numpy(batch["pixels"]).to(device)
+            labels = torch.from_numpy(batch["label"]).to(device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_function(network(pixels), labels)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item() * len(labels)
+            examples += len(labels)
+            bar.set_postfix(loss=f"{total_loss / examples:.4f}")
+        measured = evaluate_network(network, validation, device)
+        metrics = {
+            "train_loss": total_loss / examples,
+            "validation_loss": measured["loss"],
+            "validation_accuracy": measured["accuracy"],
+        }
+        checkpoint = save_checkpoint(run_directory, epoch, network, optimizer, configuration)
+        record = record.evolve(
+            epochs=(*record.epochs, EpochRecord(epoch, metrics)),
+            checkpoints=(*[c for c in record.checkpoints if c.epoch < epoch], checkpoint),
+        )
+        record.save(run_directory)
+        logger.info("epoch %d: %s", epoch, json.dumps(metrics, sort_keys=True))
+        if progress:
+            print(
+                f"epoch {epoch}/{configuration.epochs}: train loss {metrics['train_loss']:.4f}, "
+                f"validation loss {metrics['validation_loss']:.4f}, "
+                f"validation accuracy {metrics['validation_accuracy']:.4f}",
+                file=sys.stderr,
+            )
+        if stop_after_epoch is not None and epoch >= stop_after_epoch:
+            record = record.evolve(status="interrupted")
+            record.save(run_directory)
+            return record
+    test = evaluate_network(
+        network, BatchLoader(dataset_directory, "test", batch_size=512, shuffle=False), device
+    )
+    final_metrics = {
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "validation_accuracy": record.epochs[-1].metrics["validation_accuracy"],
+        "validation_loss": record.epochs[-1].metrics["validation_loss"],
+    }
+    record = record.evolve(
+        status="completed",
+        finished_at=utc_now(),
+        final_metrics=final_metrics,
+        baseline_comparison=compare_with_baseline(final_metrics, load_baseline()),
+    )
+    record.save(run_directory)
+    logger.info("completed: %s", json.dumps(final_metrics, sort_keys=True))
+    return record
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 5. Evaluation
+# ----------------------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def evaluate_network(network: nn.Module, loader: BatchLoader, device: torch.device) -> dict[str, Any]:
+    """Mean cross-entropy, accuracy, and every prediction with its label, over one split."""
+    network.eval()
+    total_loss, predictions, labels = 0.0, [], []
+    for batch in loader.batches(0):
+        logits = network(torch.from_numpy(batch["pixels"]).to(device))
+        target = torch.from_numpy(batch["label"]).to(device)
+        total_loss += nn.functional.cross_entropy(logits, target, reduction="sum").item()
+        predictions.append(logits.argmax(dim=1).cpu().numpy())
+        labels.append(batch["label"])
+    predicted, expected = numpy.concatenate(predictions), numpy.concatenate(labels)
+    return {
+        "loss": total_loss / len(expected),
+        "accuracy": float((predicted == expected).mean()),
+        "predictions": predicted,
+        "labels": expected,
+    }
+
+
+def classification_report(labels: numpy.ndarray, predictions: numpy.ndarray) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1 score and support of each class."""
+    report = {}
+    for index, name in enumerate(CLASS_NAMES):
+        true_positives = int(numpy.sum((predictions == index) & (labels == index)))
+        predicted = int(numpy.sum(predictions == index))
+        support = int(numpy.sum(labels == index))
+        precision = true_positives / predicted if predicted else 0.0
+        recall = true_positives / support if support else 0.0
+        f1_score = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        report[name] = {"precision": precision, "recall": recall, "f1_score": f1_score, "support": support}
+    return report
+
+
+def evaluate(run_directory: Path, dataset_directory: Path, split: str = "test") -> dict[str, Any]:
+    """Evaluate a run's final weights on a split; writes ``evaluation-<split>.json`` into the run directory."""
+    predictor = NativePredictor(run_directory)
+    loader = BatchLoader(dataset_directory, split, batch_size=512, shuffle=False)
+    measured = evaluate_network(predictor.network, loader, torch.device("cpu"))
+    result = {
+        "split": split,
+        "examples": len(measured["labels"]),
+        "accuracy": measured["accuracy"],
+        "loss": measured["loss"],
+        "classes": classification_report(measured["labels"], measured["predictions"]),
+    }
+    write_json_atomically(Path(run_directory) / f"evaluation-{split}.json", result)
+    return result
+
+
+def format_report(result: Mapping[str, Any]) -> str:
+    """The evaluation as a table for the terminal."""
+    lines = [
+        f"{result['split']}: {result['examples']} examples, accuracy {result['accuracy']:.4f}, "
+        f"loss {result['loss']:.4f}",
+        f"{'class':>6}{'precision':>11}{'recall':>9}{'F1 score':>10}{'support':>9}",
+    ]
+    for name, scores in result["classes"].items():
+        lines.append(
+            f"{name:>6}{scores['precision']:>11.3f}{scores['recall']:>9.3f}{scores['f1_score']:>10.3f}"
+            f"{scores['support']:>9}"
+        )
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 6. Prediction: the native predictor, the ONNX predictor, and reading raw input
+# ----------------------------------------------------------------------------------------------------------
+
+INPUT_SPECIFICATIONS = (TensorSpecification("pixels", "float32", (-1, IMAGE_SIDE * IMAGE_SIDE)),)
+"""The predictors' inputs: a batch of flattened 8x8 images, intensities 0 to 16."""
+OUTPUT_SPECIFICATIONS = (TensorSpecification("logits", "float32", (-1, len(CLASS_NAMES))),)
+"""The predictors' outputs: one score per class; the largest is the predicted digit."""
+
+
+def final_checkpoint(run_directory: Path) -> tuple[RunRecord, CheckpointRecord]:
+    """A completed run's record and its last checkpoint, or an error that says what to do."""
+    record = RunRecord.load(run_directory)
+    if record.status != "completed" or not record.checkpoints:
+        raise ZooError(
+            f"{run_directory}: the run is {record.status}, not completed; resume it with "
+            f"`train --resume {run_directory}` first"
+        )
+    return record, record.checkpoints[-1]
+
+
+class NativePredictor:
+    """The PyTorch predictor of a completed run's final checkpoint."""
+
+    input_specifications = INPUT_SPECIFICATIONS
+    output_specifications = OUTPUT_SPECIFICATIONS
+
+    def __init__(self, run_directory: Path) -> None:
+        self.record, checkpoint = final_checkpoint(Path(run_directory))
+        configuration = Configuration.from_dict(self.record.configuration)
+        weights, _ = load_checkpoint(Path(run_directory), checkpoint, configuration)
+        self.network = DigitsNetwork(configuration.channels, configuration.hidden_size, configuration.dropout)
+        self.network.load_state_dict(weights)
+        self.network.eval()
+
+    @torch.no_grad()
+    def predict(self, inputs: Mapping[str, numpy.ndarray]) -> dict[str, numpy.ndarray]:
+        """Class scores for a batch of images."""
+        validate_inputs(self.input_specifications, inputs)
+        return {"logits": self.network(torch.from_numpy(inputs["pixels"])).numpy()}
+
+
+class OnnxPredictor:
+    """The ONNX Runtime predictor of a ``model.onnx`` file under the given tensor specifications."""
+
+    def __init__(
+        self,
+        onnx_path: Path,
+        input_specifications: tuple[TensorSpecification, ...] = INPUT_SPECIFICATIONS,
+        output_specifications: tuple[TensorSpecification, ...] = OUTPUT_SPECIFICATIONS,
+        *,
+        threads: int = 1,
+    ) -> None:
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.session = onnxruntime.InferenceSession(
+            str(onnx_path), options, providers=["CPUExecutionProvider"]
+        )
+        self.input_specifications = input_specifications
+        self.output_specifications = output_specifications
+
+    def predict(self, inputs: Mapping[str, numpy.ndarray]) -> dict[str, numpy.ndarray]:
+        """Run the exported model on a batch of inputs."""
+        validate_inputs(self.input_specifications, inputs)
+        names = [specification.name for specification in self.output_specifications]
+        return dict(zip(names, self.session.run(names, dict(inputs)), strict=True))
+
+
+def load_native_predictor(run_directory: Path) -> NativePredictor:
+    """The native predictor of a completed run (the conformance suite's entry point)."""
+    return NativePredictor(run_directory)
+
+
+def load_onnx_predictor(version_directory: Path) -> OnnxPredictor:
+    """The ONNX predictor of an exported version folder, loaded as a deployer loads it.
+
+    The tensor specifications come from the artifact manifest, and ``model.onnx`` must match its SHA-256.
+    """
+    version_directory = Path(version_directory)
+    manifest = ArtifactManifest.load(version_directory / "artifact.json")
+    manifest.verify_onnx(version_directory / "model.onnx")
+    return OnnxPredictor(version_directory / "model.onnx", manifest.inputs, manifest.outputs)
+
+
+def read_prediction_input(path: Path) -> numpy.ndarray:
+    """Read images to classify: a ``.npy`` array or an 8x8 grey PNG; returns ``float32`` of shape (n, 64).
+
+    A ``.npy`` array holds intensities 0 to 16 (scikit-learn's scale) in the shape (64,), (n, 64), (8, 8) or
+    (n, 8, 8). A PNG is an 8x8 image, dark ink on a light background, converted to that scale.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ZooError(f"{path}: no such file")
+    if path.suffix.lower() == ".png":
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as image:
+                grey = numpy.asarray(image.convert("L"), dtype=numpy.float32)
+        except (UnidentifiedImageError, OSError) as error:
+            raise ZooError(f"{path}: cannot be read as a PNG image ({error})") from None
+        if grey.shape != (IMAGE_SIDE, IMAGE_SIDE):
+            raise ZooError(
+                f"{path}: the image is {grey.shape[1]}x{grey.shape[0]} pixels; the model reads 8x8 images. "
+                "Resize it to 8x8 first"
+            )
+        return ((255.0 - grey) / 255.0 * PIXEL_MAXIMUM).reshape(1, -1).astype(numpy.float32)
+    if path.suffix.lower() != ".npy":
+        raise ZooError(f"{path}: unsupported input; give a .npy array or an 8x8 .png image")
+    try:
+        array = numpy.load(path, allow_pickle=False)
+    except ValueError as error:
+        raise ZooError(f"{path}: cannot be read as a numpy array ({error})") from None
+    if array.dtype.kind not in "iuf":
+        raise ZooError(f"{path}: the array holds {array.dtype} values; give numbers from 0 to 16")
+    shapes = {(64,): (1, 64), (8, 8): (1, 64)}
+    if array.shape in shapes:
+        array = array.reshape(shapes[array.shape])
+    elif array.ndim == 3 and array.shape[1:] == (8, 8):
+        array = array.reshape(len(array), 64)
+    elif not (array.ndim == 2 and array.shape[1] == 64):
+        raise ZooError(
+            f"{path}: the array's shape is {list(array.shape)}; expected [64], [n, 64], [8, 8] or [n, 8, 8]"
+        )
+    if len(array) == 0:
+        raise ZooError(f"{path}: the array holds no images")
+    if array.min() < 0 or array.max() > PIXEL_MAXIMUM:
+        raise ZooError(
+            f"{path}: intensities must lie between 0 and 16 (scikit-learn's digits scale), found "
+            f"{array.min()} to {array.max()}"
+        )
+    return array.astype(numpy.float32)
+
+
+def describe_predictions(logits: numpy.ndarray) -> list[dict[str, Any]]:
+    """The predicted digit and its probability for each row of class scores."""
+    shifted = numpy.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+    return [
+        {"digit": CLASS_NAMES[int(row.argmax())], "probability": float(row.max())} for row in probabilities
+    ]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 7. Export to ONNX, as a Triton model repository entry, with the parity check
+# ----------------------------------------------------------------------------------------------------------
+
+PARITY_TOLERANCE = 1e-4
+"""The largest absolute difference allowed between the ONNX and the PyTorch class scores."""
+MAX_BATCH_SIZE = 1024
+"""The largest batch a server sends to the exported model in one call."""
+
+
+def default_model_repository() -> Path:
+    """The one model repository, at the repository's root, that one server serves for every model."""
+    return zoo_home() / "model-repository"
+
+
+def check_parity(
+    native: NativePredictor | OnnxPredictor,
+    exported: NativePredictor | OnnxPredictor,
+    pixels: numpy.ndarray,
+    tolerance: float = PARITY_TOLERANCE,
+) -> ParityReport:
+    """Compare two predictors on the same examples: largest absolute difference and identical classes."""
+    expected = native.predict({"pixels": pixels})["logits"]
+    actual = exported.predict({"pixels": pixels})["logits"]
+    return ParityReport(
+        examples=len(pixels),
+        largest_absolute_difference=float(numpy.abs(expected - actual).max()),
+        tolerance=tolerance,
+        identical_predictions=bool((expected.argmax(axis=1) == actual.argmax(axis=1)).all()),
+    )
+
+
+def require_parity(parity: ParityReport, model_repository: Path) -> None:
+    """Stop an export whose ONNX model disagrees with PyTorch, saying by how much."""
+    if not parity.passed:
+        raise ZooError(
+            f"the ONNX export disagrees with PyTorch on the test split: largest absolute difference "
+            f"{parity.largest_absolute_difference:.3g} (allowed {parity.tolerance:.3g}), identical predicted "
+            f"classes: {parity.identical_predictions}. Nothing was written to {model_repository}"
+        )
+
+
+def export(
+    run_directory: Path,
+    model_repository: Path,
+    *,
+    dataset_directory: Path,
+    version: int | None = None,
+    tolerance: float = PARITY_TOLERANCE,
+) -> RepositoryEntry:
+    """Export a completed run to ``<repository>/<model>/<version>/`` and prove it agrees with PyTorch.
+
+    The version folder is assembled beside its final place and moved in only after the parity check on
+    the whole test split passes; if it fails, nothing in the repository changes and the error says by how
+    much the two predictors differed.
+    """
+    run_directory = Path(run_directory)
+    native = NativePredictor(run_directory)
+    model_directory = Path(model_repository) / MODEL_NAME
+    if version is None:
+        version = max(available_versions(model_directory), default=0) + 1
+    entry = RepositoryEntry(Path(model_repository), MODEL_NAME, version)
+    if entry.version_directory.exists():
+        raise ZooError(
+            f"{entry.version_directory} exists; export to another --version, or leave --version out to "
+            "take the next free one"
+        )
+    staging = model_directory / f".{version}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        onnx_path = staging / "model.onnx"
+        write_onnx(native.network, onnx_path)
+        exported = OnnxPredictor(onnx_path)
+        test = BatchLoader(dataset_directory, "test", batch_size=1, shuffle=False)
+        parity = check_parity(native, exported, test.arrays["pixels"], tolerance)
+        require_parity(parity, model_repository)
+        record_path = run_directory / "run.json"
+        manifest = ArtifactManifest(
+            model_name=MODEL_NAME,
+            model_version=MODEL_VERSION,
+            inputs=INPUT_SPECIFICATIONS,
+            outputs=OUTPUT_SPECIFICATIONS,
+            onnx_sha256=sha256_file(onnx_path),
+            onnx_opset=max(
+                each.version for each in onnx.load(str(onnx_path)).opset_import if each.domain == ""
+            ),
+            run=RunReference(
+                run_identifier=native.record.run_identifier,
+                record_path=str(record_path.resolve()),
+                record_sha256=sha256_file(record_path),
+                dataset_fingerprint=native.record.dataset_fingerprint,
+            ),
+            parity=parity,
+            label_names=CLASS_NAMES,
+            preprocessing={
+                "input": "pixels: 8x8 grey images flattened row by row, float32 intensities from 0 (background) "
+                "to 16 (full ink), as scikit-learn's digits",
+                "output": "logits: one score per digit 0 to 9; the largest is the prediction; softmax gives "
+                "probabilities",
+            },
+            metrics=native.record.final_metrics,
+        )
+        manifest.save(staging / "artifact.json")
+        ModelConfiguration(
+            name=MODEL_NAME,
+            inputs=INPUT_SPECIFICATIONS,
+            outputs=OUTPUT_SPECIFICATIONS,
+            max_batch_size=MAX_BATCH_SIZE,
+            dynamic_batching=DynamicBatching(max_queue_delay_microseconds=500),
+            parameters={"intra_op_thread_count": "1"},
+        ).save(entry.configuration_path)
+        staging.rename(entry.version_directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return entry
+
+
+def write_onnx(network: nn.Module, path: Path) -> None:
+    """Write one self-contained ``model.onnx`` (weights inside) with a dynamic batch dimension."""
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    network.eval()
+    torch.onnx.export(
+        network,
+        (torch.zeros(2, IMAGE_SIDE * IMAGE_SIDE),),
+        str(path),
+        input_names=["pixels"],
+        output_names=["logits"],
+        dynamic_shapes=({0: torch.export.Dim("batch", max=MAX_BATCH_SIZE)},),
+        external_data=False,
+        dynamo=True,
+        verbose=False,
+    )
+    onnx.checker.check_model(str(path), full_check=True)
+
+
+def verify_export(entry: RepositoryEntry, dataset_directory: Path) -> dict[str, Any]:
+    """Load an exported version as a deployer would (SHA-256 checked) and measure it on the test split."""
+    predictor = load_onnx_predictor(entry.version_directory)
+    test = BatchLoader(dataset_directory, "test", batch_size=1, shuffle=False)
+    logits = predictor.predict({"pixels": test.arrays["pixels"]})["logits"]
+    accuracy = float((logits.argmax(axis=1) == test.arrays["label"]).mean())
+    return {"version_directory": str(entry.version_directory), "test_accuracy": accuracy}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 8. Reproduction of a recorded run
+# ----------------------------------------------------------------------------------------------------------
+
+
+def same_platform(first: EnvironmentRecord, second: EnvironmentRecord) -> bool:
+    """Whether bit-identical results are expected: same interpreter, platform, libraries, device, threads."""
+    return first == second
+
+
+def reproduce(
+    source: Path,
+    *,
+    dataset_directory: Path,
+    runs_directory: Path,
+    allow_dirty: bool = False,
+    progress: bool = True,
+    package_directory: Path = PACKAGE_DIRECTORY,
+) -> dict[str, Any]:
+    """Re-run a recorded run's configuration on its dataset and check that the result is the same.
+
+    Refuses, before training, when the lineage differs: another dataset fingerprint, another lock, or a tree
+    with uncommitted changes (unless ``allow_dirty``, which the result then says). On the same platform the
+    checkpoints and metrics must be bit-identical; elsewhere the final metrics must agree within the
+    tolerance the record states. The result is written to ``reproduction.json`` in the new run directory.
+    """
+    original = RunRecord.load(source)
+    if original.status != "completed":
+        raise ZooError(f"{source}: the run is {original.status}; only a completed run can be reproduced")
+    configuration = Configuration.from_dict(original.configuration)
+    manifest = prepare_dataset(dataset_directory)
+    if manifest.fingerprint() != original.dataset_fingerprint:
+        raise ZooError(
+            f"the run trained on dataset {original.dataset_fingerprint[:12]}, but {dataset_directory} holds "
+            f"{manifest.fingerprint()[:12]}: another dataset. Point --dataset-directory to the recorded one"
+        )
+    current_lock = lock_sha256(package_directory)
+    if current_lock != original.lock_sha256:
+        raise ZooError(
+            f"the run used the lock {str(original.lock_sha256)[:12]}, this package's uv.lock is now "
+            f"{str(current_lock)[:12]}: the dependencies differ. Check out the recorded revision "
+            f"({original.code.revision}) to reproduce it"
+        )
+    lineage = code_lineage(package_directory)
+    notes = []
+    if lineage.dirty:
+        if not allow_dirty:
+            raise ZooError(
+                "the package has uncommitted changes, so the code is not the recorded code; commit or "
+                "stash them, or pass --allow-dirty to reproduce anyway (the result will say so)"
+            )
+        notes.append("reproduced from a working tree with uncommitted changes (--allow-dirty)")
+    if lineage.revision != original.code.revision:
+        notes.append(f"code revision {lineage.revision} differs from the recorded {original.code.revision}")
+    run_directory = new_run_directory(
+        runs_directory, configuration, f"reproduction-of-{original.run_identifier}-"
+    )
+    reproduced = train(
+        configuration, dataset_directory=dataset_directory, run_directory=run_directory, progress=progress
+    )
+    identical_platform = same_platform(original.environment, reproduced.environment)
+    checks = []
+    if identical_platform:
+        mode = "bit-identical"
+        checks.append(
+            {
+                "check": "checkpoints",
+                "passed": [c.sha256 for c in reproduced.checkpoints]
+                == [c.sha256 for c in original.checkpoints],
+            }
+        )
+        checks.append({"check": "metrics per epoch", "passed": reproduced.epochs == original.epochs})
+        checks.append(
+            {"check": "final metrics", "passed": reproduced.final_metrics == original.final_metrics}
+        )
+    else:
+        mode = "within tolerance"
+        for metric, tolerance in sorted(original.reproduction_tolerance.items()):
+            difference = abs(reproduced.final_metrics[metric] - original.final_metrics[metric])
+            checks.append(
+                {
+                    "check": metric,
+                    "passed": difference <= tolerance,
+                    "difference": difference,
+                    "tolerance": tolerance,
+                }
+            )
+    result = {
+        "original": str(Path(source).resolve()),
+        "reproduction": str(run_directory.resolve()),
+        "mode": mode,
+        "reproduced": all(check["passed"] for check in checks),
+        "checks": checks,
+        "notes": notes,
+    }
+    reproduced.evolve(notes=tuple(notes)).save(run_directory)
+    write_json_atomically(run_directory / "reproduction.json", result)
+    return result
+
+
+def refresh_baseline(run_directory: Path, baseline_directory: Path = BASELINE_DIRECTORY) -> Path:
+    """Make a completed run with the default configuration the committed baseline (a deliberate act)."""
+    record = RunRecord.load(run_directory)
+    if record.status != "completed":
+        raise ZooError(
+            f"{run_directory}: the run is {record.status}; only a completed run can be the baseline"
+        )
+    if Configuration.from_dict(record.configuration) != Configuration():
+        raise ZooError(
+            f"{run_directory}: the run did not use the default configuration; the baseline must be what the "
+            "defaults reproduce"
+        )
+    return record.evolve(baseline_comparison=()).save(baseline_directory)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 9. The command line
+# ----------------------------------------------------------------------------------------------------------
+
+TINY_TRAINING_OPTIONS = ("--epochs", "2", "--channels", "4", "--hidden-size", "16", "--batch-size", "64")
+"""Options that make training take a second or two: the conformance suite and the tests use them."""
+
+
+def resolve_run(value: str, runs_directory: Path) -> Path:
+    """A run named on the command line: a path, a name inside the runs folder, or ``latest`` (completed)."""
+    if value == "latest":
+        completed = [
+            (record.started_at, path)
+            for path in sorted(Path(runs_directory).glob("*/run.json"))
+            if (record := RunRecord.load(path.parent)).status == "completed"
+        ]
+        if not completed:
+            raise ZooError(f"{runs_directory}: no completed run yet; train one with `train` first")
+        return max(completed)[1].parent
+    for candidate in (Path(value), Path(runs_directory) / value):
+        if (candidate / "run.json").is_file():
+            return candidate
+    raise ZooError(f"no run {value!r}: neither a run directory nor a run inside {runs_directory}")
+
+
+def _add_directories(parser: argparse.ArgumentParser, *names: str) -> None:
+    helps = {
+        "dataset": (
+            "--dataset-directory",
+            f"the prepared dataset (default: datasets/{DATASET_NAME}/{DATASET_VERSION})",
+        ),
+        "runs": ("--runs-directory", f"the folder of one directory per run (default: runs/{MODEL_NAME})"),
+        "repository": ("--model-repository", "the Triton model repository (default: model-repository)"),
+    }
+    for name in names:
+        option, text = helps[name]
+        parser.add_argument(option, type=Path, default=None, help=text)
+
+
+def _add_configuration_options(parser: argparse.ArgumentParser) -> None:
+    documentation = field_documentation(Configuration)
+    group = parser.add_argument_group("configuration (defaults reproduce the baseline)")
+    for field in dataclasses.fields(Configuration):
+        group.add_argument(
+            "--" + field.name.replace("_", "-"),
+            type=float if field.type == "float" else int,
+            default=None,
+            metavar=field.name.upper(),
+            help=f"{documentation[field.name]} (default: {field.default})",
+        )
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-progress", action="store_true", help="hide the progress bars and per-epoch lines"
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="cpu",
+        help="where to train: cpu (default, bit-identical results), cuda, or auto (CUDA when available)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per pipeline step, and ``pipeline`` for all of them."""
+    parser = argparse.ArgumentParser(
+        prog=MODEL_NAME,
+        description="Classify scikit-learn's 8x8 handwritten digits with a small PyTorch network: prepare the "
+        "data, train, evaluate, export to ONNX, predict, and reproduce a recorded run.",
+        epilog="Default folders are relative to the repository's root (the nearest folder upward holding "
+        "packages/ and shared-contracts/), or to $ZOO_HOME when it is set.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    prepare = commands.add_parser("prepare-data", help="write the digits in the dataset contract")
+    _add_directories(prepare, "dataset")
+    prepare.add_argument("--force", action="store_true", help="prepare again even if a dataset is there")
+
+    train_command = commands.add_parser("train", help="train a network, checkpointing every epoch")
+    _add_directories(train_command, "dataset", "runs")
+    train_command.add_argument(
+        "--run-name", help="the run directory's name (default: time and configuration)"
+    )
+    train_command.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue an interrupted run (a name, a path, or latest is not allowed)",
+    )
+    _add_common(train_command)
+    _add_configuration_options(train_command)
+
+    evaluate_command = commands.add_parser("evaluate", help="accuracy and a per-class report of a run")
+    evaluate_command.add_argument(
+        "--run", default="latest", help="the run: a name, a path or latest (default)"
+    )
+    evaluate_command.add_argument(
+        "--split", default="test", choices=("train", "validation", "test"), help="the split (default: test)"
+    )
+    _add_directories(evaluate_command, "dataset", "runs")
+
+    export_command = commands.add_parser("export", help="export a run to ONNX in the model repository")
+    export_command.add_argument("--run", default="latest", help="the run: a name, a path or latest (default)")
+    export_command.add_argument("--version", type=int, help="the version folder (default: the next free one)")
+    export_command.add_argument(
+        "--parity-tolerance",
+        type=float,
+        default=PARITY_TOLERANCE,
+        help=f"the largest difference allowed between ONNX and PyTorch (default: {PARITY_TOLERANCE})",
+    )
+    _add_directories(export_command, "dataset", "runs", "repository")
+
+    predict = commands.add_parser("predict", help="classify images from a .npy array or an 8x8 PNG")
+    predict.add_argument("inputs", nargs="+", type=Path, help="the .npy or .png files to classify")
+    predict.add_argument(
+        "--version", type=int, help="the exported version to use (default: the highest in the repository)"
+    )
+    predict.add_argument("--run", help="use this run's PyTorch weights instead of the exported ONNX model")
+    predict.add_argument("--json", action="store_true", help="print the predictions as JSON")
+    _add_directories(predict, "runs", "repository")
+
+    reproduce_command = commands.add_parser("reproduce", help="re-run a recorded run and verify the result")
+    reproduce_command.add_argument(
+        "source", help="a run (name or path), or `baseline` for the committed baseline"
+    )
+    reproduce_command.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="go on although the code has uncommitted changes (recorded)",
+    )
+    _add_directories(reproduce_command, "dataset", "runs")
+    reproduce_command.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+    baseline = commands.add_parser("refresh-baseline", help="make a completed default run the baseline")
+    baseline.add_argument("run", help="the run: a name, a path or latest")
+    baseline.add_argument(
+        "--baseline-directory",
+        type=Path,
+        default=BASELINE_DIRECTORY,
+        help="where the baseline is written (default: the package's baseline/ folder, to be committed)",
+    )
+    _add_directories(baseline, "runs")
+
+    pipeline = commands.add_parser(
+        "pipeline", help="prepare the data, train, evaluate, export and verify the export, in one go"
+    )
+    _add_directories(pipeline, "dataset", "runs", "repository")
+    pipeline.add_argument("--run-name", help="the run directory's name (default: time and configuration)")
+    _add_common(pipeline)
+    _add_configuration_options(pipeline)
+    return parser
+
+
+def command_line_help() -> str:
+    """The ``--help`` of the command and of every subcommand, as the documentation shows it."""
+    parser = build_parser()
+    parts = [parser.format_help()]
+    subcommands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    for name, subparser in subcommands.choices.items():
+        parts.append(f"\n{'=' * 100}\n{MODEL_NAME} {name} --help\n{'=' * 100}\n{subparser.format_help()}")
+    return "".join(parts)
+
+
+def _configuration_from(arguments: argparse.Namespace, base: Configuration) -> Configuration:
+    changes = {
+        field.name: getattr(arguments, field.name)
+        for field in dataclasses.fields(Configuration)
+        if getattr(arguments, field.name) is not None
+    }
+    return dataclasses.replace(base, **changes)
+
+
+def _train_command(arguments: argparse.Namespace, dataset: Path, runs: Path) -> Path:
+    if arguments.resume:
+        run_directory = resolve_run(arguments.resume, runs)
+        base = Configuration.from_dict(RunRecord.load(run_directory).configuration)
+        configuration = _configuration_from(arguments, base)
+    else:
+        configuration = _configuration_from(arguments, Configuration())
+        run_directory = (
+            runs / arguments.run_name if arguments.run_name else new_run_directory(runs, configuration)
+        )
+    prepare_dataset(dataset)
+    print(f"run directory: {run_directory}")
+    try:
+        record = train(
+            configuration,
+            dataset_directory=dataset,
+            run_directory=run_directory,
+            resume=bool(arguments.resume),
+            progress=not arguments.no_progress,
+            device=arguments.device,
+        )
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue with: {MODEL_NAME} train --resume {run_directory}", file=sys.stderr)
+        raise
+    print(json.dumps(record.final_metrics, indent=2, sort_keys=True))
+    print(format_comparison(record.baseline_comparison))
+    return run_directory
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 success, 1 a failed check, 2 an error, 130 interrupted)."""
+    arguments = build_parser().parse_args(argv)
+    dataset = (
+        arguments.dataset_directory or default_dataset_directory()
+        if "dataset_directory" in arguments
+        else None
+    )
+    runs = arguments.runs_directory or default_runs_directory() if "runs_directory" in arguments else None
+    repository = (
+        arguments.model_repository or default_model_repository() if "model_repository" in arguments else None
+    )
+    try:
+        if arguments.command == "prepare-data":
+            manifest = prepare_dataset(dataset, force=arguments.force)
+            print(
+                f"dataset {manifest.name} {manifest.version} at {dataset}, fingerprint {manifest.fingerprint()}"
+            )
+            for split in manifest.splits:
+                print(f"  {split.name}: {split.rows} examples in {len(split.shards)} shard(s)")
+        elif arguments.command == "train":
+            _train_command(arguments, dataset, runs)
+        elif arguments.command == "evaluate":
+            result = evaluate(resolve_run(arguments.run, runs), dataset, arguments.split)
+            print(format_report(result))
+        elif arguments.command == "export":
+            run_directory = resolve_run(arguments.run, runs)
+            entry = export(
+                run_directory,
+                repository,
+                dataset_directory=dataset,
+                version=arguments.version,
+                tolerance=arguments.parity_tolerance,
+            )
+            parity = ArtifactManifest.load(entry.manifest_path).parity
+            print(
+                f"exported {run_directory.name} to {entry.version_directory} (parity on {parity.examples} test "
+                f"examples: largest difference {parity.largest_absolute_difference:.2e})"
+            )
+        elif arguments.command == "predict":
+            _predict_command(arguments, runs, repository)
+        elif arguments.command == "reproduce":
+            source = (
+                BASELINE_DIRECTORY if arguments.source == "baseline" else resolve_run(arguments.source, runs)
+            )
+            result = reproduce(
+                source,
+                dataset_directory=dataset,
+                runs_directory=runs,
+                allow_dirty=arguments.allow_dirty,
+                progress=not arguments.no_progress,
+            )
+            print(json.dumps(result, indent=2))
+            print("reproduced" if result["reproduced"] else "NOT reproduced: see the checks above")
+            return 0 if result["reproduced"] else 1
+        elif arguments.command == "refresh-baseline":
+            path = refresh_baseline(resolve_run(arguments.run, runs), arguments.baseline_directory)
+            print(f"baseline refreshed: {path}; review and commit it")
+        else:  # pipeline
+            return _pipeline_command(arguments, dataset, runs, repository)
+    except (ZooError, ContractError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _predict_command(arguments: argparse.Namespace, runs: Path, repository: Path) -> None:
+    if arguments.run:
+        predictor: NativePredictor | OnnxPredictor = NativePredictor(resolve_run(arguments.run, runs))
+    else:
+        versions = available_versions(repository / MODEL_NAME)
+        version = arguments.version or max(versions, default=0)
+        if version not in versions:
+            raise ZooError(
+                f"{repository / MODEL_NAME}: no exported version {version or ''}; export a run first, or give "
+                "--run to use a run's PyTorch weights"
+            )
+        predictor = load_onnx_predictor(RepositoryEntry(repository, MODEL_NAME, version).version_directory)
+    results = []
+    for path in arguments.inputs:
+        logits = predictor.predict({"pixels": read_prediction_input(path)})["logits"]
+        results.append({"input": str(path), "predictions": describe_predictions(logits)})
+    if arguments.json:
+        print(json.dumps(results, indent=2))
+        return
+    for result in results:
+        for row, prediction in enumerate(result["predictions"]):
+            print(
+                f"{result['input']} [{row}]: {prediction['digit']} (probability {prediction['probability']:.3f})"
+            )
+
+
+def _pipeline_command(arguments: argparse.Namespace, dataset: Path, runs: Path, repository: Path) -> int:
+    print(f"1/5 prepare the data: {dataset}")
+    prepare_dataset(dataset)
+    print("2/5 train")
+    arguments.resume = None
+    run_directory = _train_command(arguments, dataset, runs)
+    print("3/5 evaluate")
+    print(format_report(evaluate(run_directory, dataset)))
+    print(f"4/5 export to {repository}")
+    entry = export(run_directory, repository, dataset_directory=dataset)
+    print("5/5 verify the export")
+    verification = verify_export(entry, dataset)
+    print(
+        f"the exported model at {verification['version_directory']} has test accuracy "
+        f"{verification['test_accuracy']:.4f} through ONNX Runtime"
+    )
+    return 0

@@ -1,0 +1,497 @@
+"""The dataset contract: manifest round trips, every rejection, and shards written and read for real."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import re
+import zipfile
+from dataclasses import replace
+
+import numpy
+import pytest
+from contract_builders import FEATURES, prepare_dataset, shard_arrays
+
+from shared_contracts import (
+    CONTRACTS_VERSION,
+    DATASET_MANIFEST_FILE_NAME,
+    ContractError,
+    DatasetManifest,
+    ShardRecord,
+    SplitRecord,
+    TensorSpecification,
+    read_shard,
+    sha256_bytes,
+    write_shard,
+)
+
+# ----------------------------------------------------------------------------------------------------------
+# The manifest as a value
+
+
+def test_save_and_load_round_trip(dataset_directory):
+    manifest = DatasetManifest.load(dataset_directory)
+    assert manifest.name == "shapes"
+    assert manifest.features == FEATURES
+    assert [split.name for split in manifest.splits] == ["train", "test"]
+    assert manifest.split("train").rows == 5
+    assert manifest.split("test").rows == 2
+    assert manifest.preparation == {"seed": 7, "test_fraction": 0.25}
+    assert manifest.contracts_version == CONTRACTS_VERSION
+    copied = dataset_directory.parent / "copy"
+    path = manifest.save(copied)
+    assert path == copied / DATASET_MANIFEST_FILE_NAME
+    assert DatasetManifest.load(str(copied)) == manifest
+
+
+def test_the_json_form_round_trips_and_states_rows_and_fingerprint(dataset_directory):
+    manifest = DatasetManifest.load(dataset_directory)
+    data = manifest.to_dict()
+    assert data["fingerprint"] == manifest.fingerprint()
+    assert data["splits"][0]["rows"] == 5
+    assert data["splits"][0]["shards"][0] == manifest.splits[0].shards[0].to_dict()
+    assert DatasetManifest.from_dict(json.loads(json.dumps(data))) == manifest
+
+
+def test_optional_fields_may_be_left_out(dataset_directory):
+    data = DatasetManifest.load(dataset_directory).to_dict()
+    for optional in ("description", "preparation", "fingerprint"):
+        del data[optional]
+    manifest = DatasetManifest.from_dict(data)
+    assert manifest.description == ""
+    assert manifest.preparation == {}
+
+
+def test_an_older_contracts_version_is_read(dataset_directory):
+    data = DatasetManifest.load(dataset_directory).to_dict()
+    data["contracts_version"] = "0.9.3"
+    assert DatasetManifest.from_dict(data).contracts_version == "0.9.3"
+
+
+def test_the_fingerprint_follows_the_data_not_the_free_text(dataset_directory):
+    manifest = DatasetManifest.load(dataset_directory)
+    described = replace(
+        manifest,
+        description="other words",
+        source="elsewhere",
+        license="MIT",
+        preparation={"seed": 8},
+        contracts_version="1.9.0",
+    )
+    assert described.fingerprint() == manifest.fingerprint()
+    shard = manifest.splits[1].shards[0]
+    changed_shard = ShardRecord(shard.path, shard.rows, sha256_bytes(b"other content"))
+    changed = replace(manifest, splits=(manifest.splits[0], SplitRecord("test", (changed_shard,))))
+    assert changed.fingerprint() != manifest.fingerprint()
+    assert replace(manifest, version="2").fingerprint() != manifest.fingerprint()
+    assert replace(manifest, features=(FEATURES[0],)).fingerprint() != manifest.fingerprint()
+
+
+def test_preparing_the_same_data_twice_gives_the_same_fingerprint(tmp_path):
+    first = prepare_dataset(tmp_path / "first")
+    second = prepare_dataset(tmp_path / "second")
+    assert first.fingerprint() == second.fingerprint()
+    assert (tmp_path / "first" / "train/shard-00000.npz").read_bytes() == (
+        tmp_path / "second" / "train/shard-00000.npz"
+    ).read_bytes()
+
+
+def test_feature_and_split_lookups(dataset_directory):
+    manifest = DatasetManifest.load(dataset_directory)
+    assert manifest.feature("label") == FEATURES[1]
+    assert manifest.split("test").shards[0].path == "test/shard-00000.npz"
+    with pytest.raises(
+        ContractError, match="dataset 'shapes' has no feature 'colour'; it has: pixels, label"
+    ):
+        manifest.feature("colour")
+    with pytest.raises(
+        ContractError, match="dataset 'shapes' has no split 'validation'; it has: train, test"
+    ):
+        manifest.split("validation")
+
+
+def shard(path: str, rows: int = 1) -> ShardRecord:
+    return ShardRecord(path, rows, sha256_bytes(path.encode()))
+
+
+@pytest.mark.parametrize(
+    ("features", "splits", "field", "message"),
+    [
+        ((), (SplitRecord("train", (shard("a"),)),), "features", "at least one feature"),
+        (
+            FEATURES + FEATURES[:1],
+            (SplitRecord("train", (shard("a"),)),),
+            "features",
+            "feature names must be unique",
+        ),
+        (FEATURES, (), "splits", "at least one split"),
+        (
+            FEATURES,
+            (SplitRecord("train", (shard("a"),)), SplitRecord("train", (shard("b"),))),
+            "splits",
+            "split names must be unique, found ['train', 'train']",
+        ),
+        (
+            FEATURES,
+            (SplitRecord("train", (shard("a"), shard("b"))), SplitRecord("test", (shard("b"),))),
+            "splits",
+            "['b'] appear more than once (a shard in two splits would leak examples",
+        ),
+    ],
+)
+def test_a_manifest_refuses_an_inconsistent_structure(features, splits, field, message):
+    with pytest.raises(ContractError, match=re.escape(message)) as caught:
+        DatasetManifest("d", "1", "s", "l", features, splits)
+    assert caught.value.field == field
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Reading a manifest that is wrong: every rejection names the file and the field
+
+
+def write_manifest(directory, data):
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / DATASET_MANIFEST_FILE_NAME).write_text(json.dumps(data))
+    return directory / DATASET_MANIFEST_FILE_NAME
+
+
+@pytest.fixture
+def valid(dataset_directory):
+    return DatasetManifest.load(dataset_directory).to_dict()
+
+
+def change(data, path, value):
+    """A deep copy of ``data`` with the item at ``path`` replaced, or removed when ``value`` is REMOVE."""
+    changed = copy.deepcopy(data)
+    container = changed
+    for key in path[:-1]:
+        container = container[key]
+    if value is REMOVE:
+        del container[path[-1]]
+    else:
+        container[path[-1]] = value
+    return changed
+
+
+REMOVE = object()
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "message"),
+    [
+        *(
+            ((name,), REMOVE, name, "is missing")
+            for name in ("name", "version", "source", "license", "features", "splits", "contracts_version")
+        ),
+        (("name",), 3, "name", "must be a string, found 3"),
+        (("description",), ["a"], "description", "must be a string"),
+        (("preparation",), "seed 7", "preparation", "must be an object, found 'seed 7'"),
+        (("features",), {"pixels": "float32"}, "features", "must be a list"),
+        (("features", 0), "pixels", "features[0]", "expected a JSON object, found str"),
+        (("features", 1, "dtype"), "string", "features[1].dtype", "unsupported dtype 'string'"),
+        (("features", 0, "shape"), [4, 0], "features[0].shape", "invalid shape [4, 0]"),
+        (("features", 1, "name"), "pixels", "features", "feature names must be unique"),
+        (("splits",), [], "splits", "at least one split"),
+        (("splits", 1, "name"), "train", "splits", "split names must be unique"),
+        (("splits", 0, "name"), REMOVE, "splits[0].name", "is missing"),
+        (("splits", 0, "shards"), [], "splits[0].shards", "a split needs at least one shard"),
+        (("splits", 0, "rows"), 6, "splits[0].rows", "says 6 but the shards hold 5 rows"),
+        (("splits", 0, "rows"), REMOVE, "splits[0].rows", "is missing"),
+        (
+            ("splits", 0, "shards", 1, "sha256"),
+            "ABC",
+            "splits[0].shards[1].sha256",
+            "must be a SHA-256 digest",
+        ),
+        (("splits", 0, "shards", 1, "sha256"), "A" * 64, "splits[0].shards[1].sha256", "must be a SHA-256"),
+        (("splits", 0, "shards", 1, "rows"), 0, "splits[0].shards[1].rows", "must be at least 1, found 0"),
+        (
+            ("splits", 0, "shards", 1, "rows"),
+            True,
+            "splits[0].shards[1].rows",
+            "must be an integer, found True",
+        ),
+        (
+            ("splits", 0, "shards", 0, "path"),
+            "/etc/passwd",
+            "splits[0].shards[0].path",
+            "relative to the dataset",
+        ),
+        (("splits", 0, "shards", 0, "path"), "../x.npz", "splits[0].shards[0].path", "no '..'"),
+        (("splits", 0, "shards", 0, "path"), "a/../../x.npz", "splits[0].shards[0].path", "no '..'"),
+        (("splits", 0, "shards", 0, "path"), "", "splits[0].shards[0].path", "found ''"),
+        (("splits", 0, "shards", 0, "path"), "train\\x.npz", "splits[0].shards[0].path", "forward slashes"),
+        (("fingerprint",), "0" * 64, "fingerprint", "does not match the manifest's content"),
+        (("fingerprint",), 12, "fingerprint", "must be a string"),
+        (("contracts_version",), "1.0", "contracts_version", "must be a version such as"),
+        (("contracts_version",), "v1.0.0", "contracts_version", "must be a version such as"),
+        (("contracts_version",), "99.0.0", "contracts_version", "newer than this shared-contracts"),
+    ],
+)
+def test_load_refuses_a_bad_manifest_naming_the_file_and_the_field(
+    tmp_path, valid, path, value, field, message
+):
+    data = change(valid, path, value)
+    if path[0] != "fingerprint":
+        # Leave the stated fingerprint out so that the field under test is what is reported.
+        data.pop("fingerprint")
+    manifest_path = write_manifest(tmp_path / "bad", data)
+    with pytest.raises(ContractError, match=re.escape(message)) as caught:
+        DatasetManifest.load(tmp_path / "bad")
+    assert caught.value.source == str(manifest_path)
+    assert caught.value.field == field
+    assert str(caught.value).startswith(f"{manifest_path}, field '{field}': ")
+
+
+def test_a_hand_edited_manifest_is_caught_by_its_fingerprint(tmp_path, valid):
+    edited = change(valid, ("splits", 0, "shards", 0, "rows"), 4)
+    edited = change(edited, ("splits", 0, "rows"), 6)
+    path = write_manifest(tmp_path / "edited", edited)
+    with pytest.raises(
+        ContractError, match=r"edited by hand or is corrupt\. Prepare the dataset again"
+    ) as caught:
+        DatasetManifest.load(path.parent)
+    assert caught.value.field == "fingerprint"
+
+
+def test_from_dict_without_a_source_still_names_the_field(valid):
+    with pytest.raises(ContractError) as caught:
+        DatasetManifest.from_dict(change(valid, ("features", 1, "name"), "pixels"))
+    assert caught.value.source is None
+    assert str(caught.value).startswith("field 'features': feature names must be unique")
+
+
+def test_a_missing_manifest_says_to_prepare_the_dataset(tmp_path):
+    with pytest.raises(ContractError, match="run the model's `prepare-data` command first") as caught:
+        DatasetManifest.load(tmp_path / "nothing-here")
+    assert caught.value.source == str(tmp_path / "nothing-here" / DATASET_MANIFEST_FILE_NAME)
+
+
+def test_a_corrupt_manifest_is_refused(tmp_path):
+    directory = tmp_path / "corrupt"
+    directory.mkdir()
+    (directory / DATASET_MANIFEST_FILE_NAME).write_bytes(b"\x00\x01 not json")
+    with pytest.raises(ContractError, match="the dataset manifest is not valid JSON"):
+        DatasetManifest.load(directory)
+
+
+def test_a_truncated_manifest_is_refused(dataset_directory):
+    path = dataset_directory / DATASET_MANIFEST_FILE_NAME
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(ContractError, match=r"not valid JSON .* corrupt or truncated") as caught:
+        DatasetManifest.load(dataset_directory)
+    assert caught.value.source == str(path)
+
+
+def test_a_manifest_that_is_not_an_object_is_refused(tmp_path):
+    path = write_manifest(tmp_path / "list", [1, 2])
+    with pytest.raises(ContractError, match="expected a JSON object, found list") as caught:
+        DatasetManifest.load(path.parent)
+    assert caught.value.source == str(path)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Shards
+
+
+def test_verify_and_read_every_shard(dataset_directory):
+    manifest = DatasetManifest.load(dataset_directory)
+    manifest.verify(dataset_directory)
+    arrays = read_shard(dataset_directory, manifest.split("train").shards[1], manifest.features)
+    expected = shard_arrays(2, 3)
+    assert sorted(arrays) == ["label", "pixels"]
+    for name, array in expected.items():
+        numpy.testing.assert_array_equal(arrays[name], array)
+        assert arrays[name].dtype == array.dtype
+
+
+def test_any_feature_name_can_be_a_shard_member(tmp_path):
+    # numpy.savez takes its members as keyword arguments; these names would collide with its parameters.
+    features = (
+        TensorSpecification("file", "uint8", (2,)),
+        TensorSpecification("allow_pickle", "bool", ()),
+        TensorSpecification("arr_0", "float64", ()),
+    )
+    arrays = {
+        "file": numpy.array([[1, 2], [3, 4]], dtype=numpy.uint8),
+        "allow_pickle": numpy.array([True, False]),
+        "arr_0": numpy.array([0.5, 1.5]),
+    }
+    record = write_shard(tmp_path, "odd-names.npz", arrays, features)
+    assert record == ShardRecord("odd-names.npz", 2, sha256_bytes((tmp_path / "odd-names.npz").read_bytes()))
+    read = read_shard(tmp_path, record, features)
+    for name, array in arrays.items():
+        numpy.testing.assert_array_equal(read[name], array)
+    # It is a standard archive: numpy reads it as it reads its own.
+    with numpy.load(tmp_path / "odd-names.npz", allow_pickle=False) as archive:
+        assert sorted(archive.files) == ["allow_pickle", "arr_0", "file"]
+
+
+def test_a_non_contiguous_array_is_written_in_its_logical_order(tmp_path):
+    features = (TensorSpecification("values", "int32", (3,)),)
+    transposed = numpy.arange(6, dtype=numpy.int32).reshape(3, 2).T
+    record = write_shard(tmp_path, "transposed.npz", {"values": transposed}, features)
+    numpy.testing.assert_array_equal(read_shard(tmp_path, record, features)["values"], transposed)
+
+
+@pytest.mark.parametrize(
+    "relative_path",
+    ["/absolute.npz", "//network-root.npz", "../outside.npz", "", "a\\b.npz", "nested/../../outside.npz"],
+)
+def test_write_shard_refuses_a_path_outside_the_dataset_and_writes_nothing(tmp_path, relative_path):
+    directory = tmp_path / "dataset"
+    with pytest.raises(ContractError, match="relative to the dataset directory") as caught:
+        write_shard(directory, relative_path, shard_arrays(1), FEATURES)
+    assert caught.value.field == "path"
+    assert not directory.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        (
+            {"pixels": numpy.zeros((2, 4), numpy.float32), "label": numpy.zeros(3, numpy.int64)},
+            "same, non-zero number of rows, found {'pixels': 2, 'label': 3}",
+        ),
+        (
+            {"pixels": numpy.zeros((0, 4), numpy.float32), "label": numpy.zeros(0, numpy.int64)},
+            "found {'pixels': 0, 'label': 0}",
+        ),
+        (
+            {"pixels": numpy.zeros((1, 4), numpy.float32), "label": numpy.array(1, numpy.int64)},
+            "found {'pixels': 1, 'label': 0}",
+        ),
+        (
+            {"pixels": numpy.zeros((1, 4), numpy.float32)},
+            "exactly the features ['label', 'pixels'], found ['pixels']",
+        ),
+        (
+            {**shard_arrays(1), "extra": numpy.zeros(1)},
+            "exactly the features ['label', 'pixels'], found ['extra', 'label', 'pixels']",
+        ),
+        (
+            {"pixels": numpy.zeros((1, 4), numpy.float64), "label": numpy.zeros(1, numpy.int64)},
+            "tensor 'pixels' must have dtype float32, found float64",
+        ),
+        (
+            {"pixels": numpy.zeros((1, 5), numpy.float32), "label": numpy.zeros(1, numpy.int64)},
+            "tensor 'pixels' must have shape [-1, 4]",
+        ),
+        (
+            {"pixels": numpy.zeros((1, 4), numpy.float32), "label": [3]},
+            "'label' must be a numpy array, found list",
+        ),
+    ],
+)
+def test_write_shard_refuses_arrays_that_do_not_match_the_features(tmp_path, arrays, message):
+    with pytest.raises(ContractError, match=re.escape(message)) as caught:
+        write_shard(tmp_path, "shard.npz", arrays, FEATURES)
+    assert caught.value.source == str(tmp_path / "shard.npz")
+    assert not (tmp_path / "shard.npz").exists()
+
+
+def test_a_missing_shard_is_named(dataset_directory):
+    manifest = DatasetManifest.load(dataset_directory)
+    (dataset_directory / "test/shard-00000.npz").unlink()
+    with pytest.raises(ContractError, match="the shard file is missing; prepare the dataset again") as caught:
+        manifest.verify(dataset_directory)
+    assert caught.value.source == str(dataset_directory / "test/shard-00000.npz")
+
+
+def test_a_shard_that_is_a_directory_is_named(dataset_directory):
+    manifest = DatasetManifest.load(dataset_directory)
+    path = dataset_directory / "test/shard-00000.npz"
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(ContractError, match="the shard file cannot be read") as caught:
+        manifest.verify(dataset_directory)
+    assert caught.value.source == str(path)
+
+
+def test_a_tampered_shard_is_refused_by_its_digest(dataset_directory):
+    manifest = DatasetManifest.load(dataset_directory)
+    path = dataset_directory / "train/shard-00001.npz"
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ContractError, match="SHA-256 does not match the manifest") as caught:
+        manifest.verify(dataset_directory)
+    assert caught.value.source == str(path)
+    assert "prepare-data --force" in str(caught.value)
+
+
+def test_a_truncated_shard_is_refused_by_its_digest(dataset_directory):
+    manifest = DatasetManifest.load(dataset_directory)
+    path = dataset_directory / "train/shard-00000.npz"
+    path.write_bytes(path.read_bytes()[:50])
+    with pytest.raises(ContractError, match="SHA-256 does not match"):
+        manifest.verify(dataset_directory)
+
+
+def record_for(directory, relative_path, data: bytes, rows: int = 1) -> ShardRecord:
+    """Put ``data`` in place as a shard whose digest is right, so that what is inside is what gets checked."""
+    (directory / relative_path).write_bytes(data)
+    return ShardRecord(relative_path, rows, sha256_bytes(data))
+
+
+def test_a_shard_that_is_a_single_npy_array_is_refused(tmp_path):
+    buffer = io.BytesIO()
+    numpy.save(buffer, numpy.zeros((1, 4), numpy.float32))
+    record = record_for(tmp_path, "single.npy", buffer.getvalue())
+    with pytest.raises(ContractError, match=r"the shard is not a numpy \.npz archive") as caught:
+        read_shard(tmp_path, record, FEATURES)
+    assert caught.value.source == str(tmp_path / "single.npy")
+
+
+@pytest.mark.parametrize("data", [b"", b"just text", b"PK\x03\x04 truncated zip"])
+def test_a_shard_that_is_not_an_archive_is_refused(tmp_path, data):
+    record = record_for(tmp_path, "garbage.npz", data)
+    with pytest.raises(ContractError, match=r"not a numpy \.npz archive"):
+        read_shard(tmp_path, record, FEATURES)
+
+
+def test_a_shard_holding_a_pickled_object_array_is_refused_without_unpickling(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive, archive.open("pixels.npy", "w") as member:
+        numpy.lib.format.write_array(member, numpy.array([{"code": "runs"}], dtype=object), allow_pickle=True)
+    record = record_for(tmp_path, "pickled.npz", buffer.getvalue())
+    with pytest.raises(ContractError, match=r"cannot be read as a numpy archive .*allow_pickle=False"):
+        read_shard(tmp_path, record, FEATURES)
+
+
+def test_a_shard_with_a_corrupt_member_is_refused(tmp_path):
+    write_shard(tmp_path, "good.npz", shard_arrays(3), FEATURES)
+    good = bytearray((tmp_path / "good.npz").read_bytes())
+    # Change one byte of array data: the archive's structure is intact, the member's CRC is not.
+    data_start = good.index(b"\x93NUMPY") + 128
+    good[data_start + 2] ^= 0xFF
+    record = record_for(tmp_path, "corrupt.npz", bytes(good), rows=3)
+    with pytest.raises(ContractError, match=r"cannot be read as a numpy archive .*CRC"):
+        read_shard(tmp_path, record, FEATURES)
+
+
+def test_a_shard_with_the_wrong_arrays_is_refused(tmp_path):
+    other_features = (FEATURES[0], TensorSpecification("colour", "uint8", ()))
+    arrays = {"pixels": numpy.zeros((2, 4), numpy.float32), "colour": numpy.zeros(2, numpy.uint8)}
+    record = write_shard(tmp_path, "other.npz", arrays, other_features)
+    with pytest.raises(ContractError, match=re.escape("found ['colour', 'pixels']")) as caught:
+        read_shard(tmp_path, record, FEATURES)
+    assert caught.value.source == str(tmp_path / "other.npz")
+
+
+def test_a_shard_with_arrays_of_the_wrong_dtype_names_the_feature(tmp_path):
+    wider = (TensorSpecification("pixels", "float64", (4,)), FEATURES[1])
+    arrays = {"pixels": numpy.zeros((2, 4)), "label": numpy.zeros(2, numpy.int64)}
+    record = write_shard(tmp_path, "wide.npz", arrays, wider)
+    with pytest.raises(ContractError, match="'pixels' must have dtype float32") as caught:
+        read_shard(tmp_path, record, FEATURES)
+    assert caught.value.field == "pixels"
+
+
+def test_a_shard_whose_rows_differ_from_the_manifest_is_refused(tmp_path):
+    record = write_shard(tmp_path, "three.npz", shard_arrays(3), FEATURES)
+    understated = ShardRecord(record.path, 2, record.sha256)
+    with pytest.raises(ContractError, match="the shard holds 3 rows, the manifest says 2"):
+        read_shard(tmp_path, understated, FEATURES)
