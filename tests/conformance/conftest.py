@@ -3,6 +3,6 @@
 import os
 
 
-def pytest_ignore_collect(collection_path, config):  # noqa: ARG001
+def pytest_ignore_collect(collection_path, config):
     """Leave the whole suite out unless the package under test is a model."""
     return os.environ.get("ZOO_PACKAGE_KIND", "model") != "model"
