@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 from digits_classifier_torch import model
-
-TINY = model.Configuration(epochs=2, channels=4, hidden_size=16, batch_size=64)
+from tiny_configuration import TINY
 
 
 @pytest.fixture(autouse=True)

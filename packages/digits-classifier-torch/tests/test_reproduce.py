@@ -4,8 +4,8 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import TINY
 from digits_classifier_torch import model
+from tiny_configuration import TINY
 
 from shared_contracts import DatasetManifest, RunRecord
 

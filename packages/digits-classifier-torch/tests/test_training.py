@@ -9,8 +9,8 @@ import time
 
 import pytest
 import torch
-from conftest import TINY
 from digits_classifier_torch import model
+from tiny_configuration import TINY
 
 from shared_contracts import DatasetManifest, RunRecord, sha256_file
 
@@ -63,6 +63,16 @@ def test_resuming_after_an_interruption_ends_bit_identical(tiny_run, dataset_dir
     assert resumed.status == "completed"
     assert checkpoint_digests(run_directory) == checkpoint_digests(tiny_run)
     assert resumed.epochs == RunRecord.load(tiny_run).epochs
+
+
+def test_resuming_a_run_stopped_after_its_last_epoch_only_evaluates(tiny_run, dataset_directory, tmp_path):
+    run_directory = tmp_path / "last"
+    model.train(TINY, dataset_directory=dataset_directory, run_directory=run_directory, stop_after_epoch=2)
+    assert RunRecord.load(run_directory).status == "interrupted"
+    resumed = model.train(TINY, dataset_directory=dataset_directory, run_directory=run_directory, resume=True)
+    assert resumed.status == "completed"
+    assert resumed.final_metrics == RunRecord.load(tiny_run).final_metrics
+    assert checkpoint_digests(run_directory) == checkpoint_digests(tiny_run)
 
 
 def test_resuming_a_run_killed_before_its_first_checkpoint_starts_over(tiny_run, dataset_directory, tmp_path):

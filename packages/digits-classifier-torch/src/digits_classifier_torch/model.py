@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import concurrent.futures
 import dataclasses
 import datetime
 import importlib.metadata
@@ -535,14 +536,10 @@ def checkpoint_tensors(network: nn.Module, optimizer: torch.optim.Optimizer) -> 
     return tensors
 
 
-def save_checkpoint(
-    run_directory: Path,
-    epoch: int,
-    network: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    configuration: Configuration,
-) -> CheckpointRecord:
-    """Write the epoch's checkpoint atomically (safetensors: no code runs when it is loaded)."""
+def serialise_checkpoint(
+    epoch: int, network: nn.Module, optimizer: torch.optim.Optimizer, configuration: Configuration
+) -> tuple[bytes, CheckpointRecord]:
+    """The epoch's checkpoint as safetensors bytes (no code runs when it is loaded) and its record."""
     metadata = {
         "model_name": MODEL_NAME,
         "epoch": str(epoch),
@@ -555,8 +552,16 @@ def save_checkpoint(
         checkpoint_tensors(network, optimizer), metadata={"zoo": json.dumps(metadata, sort_keys=True)}
     )
     relative = f"{CHECKPOINT_DIRECTORY_NAME}/epoch-{epoch:04d}.safetensors"
-    write_bytes_atomically(run_directory / relative, data)
-    return CheckpointRecord(relative, sha256_bytes(data), epoch)
+    return data, CheckpointRecord(relative, sha256_bytes(data), epoch)
+
+
+def persist_epoch(run_directory: Path, data: bytes, record: RunRecord) -> None:
+    """Write an epoch's checkpoint, then the run record that lists it, each atomically and durably.
+
+    In this order, a record never lists a checkpoint that is not complete on disk.
+    """
+    write_bytes_atomically(run_directory / record.checkpoints[-1].path, data)
+    record.save(run_directory)
 
 
 def load_checkpoint(
@@ -706,8 +711,10 @@ def train(
     log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(log_handler)
     logger.setLevel(logging.INFO)
+    writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint-writer")
     try:
         record = _train_epochs(
+            writer,
             configuration,
             record,
             network,
@@ -719,17 +726,20 @@ def train(
             stop_after_epoch,
         )
     except BaseException as error:
+        writer.shutdown(wait=True)  # the pending epoch's files first, then the status
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
         RunRecord.load(run_directory).evolve(status=status).save(run_directory)
         logger.error("run %s %s: %r", run_directory.name, status, error)
         raise
     finally:
+        writer.shutdown(wait=True)
         logger.removeHandler(log_handler)
         log_handler.close()
     return record
 
 
 def _train_epochs(
+    writer: concurrent.futures.ThreadPoolExecutor,
     configuration: Configuration,
     record: RunRecord,
     network: DigitsNetwork,
@@ -747,6 +757,7 @@ def _train_epochs(
     validation = BatchLoader(dataset_directory, "validation", batch_size=512, shuffle=False)
     loss_function = nn.CrossEntropyLoss()
     first_epoch = len(record.epochs) + 1
+    pending: concurrent.futures.Future | None = None
     logger.info(
         "run %s: epochs %d to %d on %s", run_directory.name, first_epoch, configuration.epochs, device
     )
@@ -778,12 +789,16 @@ def _train_epochs(
             "validation_loss": measured["loss"],
             "validation_accuracy": measured["accuracy"],
         }
-        checkpoint = save_checkpoint(run_directory, epoch, network, optimizer, configuration)
+        data, checkpoint = serialise_checkpoint(epoch, network, optimizer, configuration)
         record = record.evolve(
             epochs=(*record.epochs, EpochRecord(epoch, metrics)),
             checkpoints=(*[c for c in record.checkpoints if c.epoch < epoch], checkpoint),
         )
-        record.save(run_directory)
+        # The disk's synchronisation runs on the writer thread while the next epoch trains; one write is
+        # pending at most, so a kill loses at most the epoch in flight, and resuming repeats it exactly.
+        if pending is not None:
+            pending.result()
+        pending = writer.submit(persist_epoch, run_directory, data, record)
         logger.info("epoch %d: %s", epoch, json.dumps(metrics, sort_keys=True))
         if progress:
             print(
@@ -793,9 +808,12 @@ def _train_epochs(
                 file=sys.stderr,
             )
         if stop_after_epoch is not None and epoch >= stop_after_epoch:
+            pending.result()
             record = record.evolve(status="interrupted")
             record.save(run_directory)
             return record
+    if pending is not None:
+        pending.result()
     test = evaluate_network(
         network, BatchLoader(dataset_directory, "test", batch_size=512, shuffle=False), device
     )
