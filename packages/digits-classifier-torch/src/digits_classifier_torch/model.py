@@ -834,6 +834,76 @@ def _train_epochs(
     return record
 
 
+def default_tracking_uri() -> str:
+    """The local MLflow store used unless a tracking address is given: a SQLite file beside the runs."""
+    return f"sqlite:///{zoo_home() / 'mlflow' / 'mlflow.db'}"
+
+
+def log_to_mlflow(
+    run_directory: Path, tracking_uri: str | None = None, artifact: RepositoryEntry | None = None
+) -> str:
+    """Log a finished run to MLflow; returns the MLflow run's identifier.
+
+    Parameters are the configuration, metrics are every epoch's (with the epoch as step) and the final ones,
+    the lineage goes into tags (dataset fingerprint, code revision and dirtiness, lock digest, Python,
+    platform, device, contracts version), and the run record and, when given, the exported repository entry
+    are attached as artifacts. MLflow is an optional extra (``uv sync --extra mlflow``), so that runs that do
+    not use it stay lean.
+    """
+    try:
+        import mlflow
+    except ImportError:
+        raise ZooError(
+            "MLflow is not installed in this environment; install the optional extra with "
+            "`uv sync --extra mlflow`, or leave out --mlflow"
+        ) from None
+    record = RunRecord.load(run_directory)
+    uri = tracking_uri or default_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(MODEL_NAME)
+    experiment_identifier = (
+        experiment.experiment_id
+        if experiment is not None
+        else client.create_experiment(
+            MODEL_NAME, artifact_location=(zoo_home() / "mlflow" / "artifacts").as_uri()
+        )
+    )
+    tags = {
+        "zoo.model_version": record.model_version,
+        "zoo.run_directory": str(Path(run_directory).resolve()),
+        "zoo.dataset_fingerprint": record.dataset_fingerprint,
+        "zoo.code_revision": str(record.code.revision),
+        "zoo.code_dirty": str(record.code.dirty).lower(),
+        "zoo.lock_sha256": str(record.lock_sha256),
+        "zoo.python": record.environment.python,
+        "zoo.platform": record.environment.platform,
+        "zoo.device": record.environment.device,
+        "zoo.contracts_version": record.contracts_version,
+        "zoo.status": record.status,
+    }
+    run = client.create_run(experiment_identifier, run_name=record.run_identifier, tags=tags)
+    identifier = run.info.run_id
+    for name, value in record.configuration.items():
+        client.log_param(identifier, name, value)
+    for epoch in record.epochs:
+        for name, value in epoch.metrics.items():
+            client.log_metric(identifier, name, value, step=epoch.epoch)
+    for name, value in record.final_metrics.items():
+        client.log_metric(identifier, f"final_{name}", value)
+    client.log_artifact(identifier, str(Path(run_directory) / "run.json"))
+    if artifact is not None:
+        client.log_artifacts(
+            identifier, str(artifact.version_directory), artifact_path="model-repository-entry"
+        )
+        client.log_artifact(
+            identifier, str(artifact.configuration_path), artifact_path="model-repository-entry"
+        )
+    client.set_terminated(identifier, status="FINISHED" if record.status == "completed" else "FAILED")
+    return identifier
+
+
 # ----------------------------------------------------------------------------------------------------------
 # 5. Evaluation
 # ----------------------------------------------------------------------------------------------------------
@@ -1364,6 +1434,15 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--no-progress", action="store_true", help="hide the progress bars and per-epoch lines"
     )
     parser.add_argument(
+        "--mlflow",
+        action="store_true",
+        help="also log the run to MLflow (needs the optional extra: uv sync --extra mlflow)",
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        help="the MLflow tracking address (default: sqlite:///mlflow/mlflow.db under the repository's root)",
+    )
+    parser.add_argument(
         "--device",
         choices=("auto", "cpu", "cuda"),
         default="cpu",
@@ -1505,6 +1584,8 @@ def _train_command(arguments: argparse.Namespace, dataset: Path, runs: Path) -> 
         raise
     print(json.dumps(record.final_metrics, indent=2, sort_keys=True))
     print(format_comparison(record.baseline_comparison))
+    if arguments.mlflow and arguments.command == "train":
+        print(f"logged to MLflow as run {log_to_mlflow(run_directory, arguments.tracking_uri)}")
     return run_directory
 
 
@@ -1618,4 +1699,6 @@ def _pipeline_command(arguments: argparse.Namespace, dataset: Path, runs: Path, 
         f"the exported model at {verification['version_directory']} has test accuracy "
         f"{verification['test_accuracy']:.4f} through ONNX Runtime"
     )
+    if arguments.mlflow:
+        print(f"logged to MLflow as run {log_to_mlflow(run_directory, arguments.tracking_uri, entry)}")
     return 0
