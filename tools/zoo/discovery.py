@@ -24,6 +24,9 @@ KINDS = ("model", "service")
 PACKAGES_DIRECTORY = "packages"
 """The folder, below the repository's root, that holds one folder per package."""
 
+SHARED_CONTRACTS_DIRECTORY = "shared-contracts"
+"""The folder, below the repository's root, of the contracts package (also its distribution name)."""
+
 
 class DiscoveryError(ValueError):
     """A package folder whose ``pyproject.toml`` cannot say what the package is."""
@@ -57,13 +60,16 @@ class PackageInformation:
 
 
 def repository_root(start: Path | None = None) -> Path:
-    """The repository's root: ``$ZOO_ROOT`` if set, else the nearest folder upward with ``packages/`` and
-    ``shared-contracts/``; raises :class:`DiscoveryError` when there is none."""
+    """The repository's root: ``$ZOO_ROOT`` if set, else the nearest folder upward with both folders.
+
+    The folders are ``packages/`` and ``shared-contracts/``; raises :class:`DiscoveryError` when there is
+    none.
+    """
     if "ZOO_ROOT" in os.environ:
         return Path(os.environ["ZOO_ROOT"]).resolve()
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
-        if (candidate / PACKAGES_DIRECTORY).is_dir() and (candidate / "shared-contracts").is_dir():
+        if (candidate / PACKAGES_DIRECTORY).is_dir() and (candidate / SHARED_CONTRACTS_DIRECTORY).is_dir():
             return candidate
     raise DiscoveryError(
         f"{here} is not inside the model zoo repository (no folder above it holds packages/ and "
@@ -108,13 +114,17 @@ def read_package(directory: Path) -> PackageInformation:
 
 
 def discover_packages(root: Path, *, include_retired: bool = True) -> list[PackageInformation]:
-    """Every package under ``<root>/packages``, sorted by name."""
+    """Every package under ``<root>/packages``, sorted by name.
+
+    Hidden folders (a name starting with a dot) are not packages: the scaffold builds a new package in one
+    before moving it into place.
+    """
     directory = root / PACKAGES_DIRECTORY
     if not directory.is_dir():
         return []
     packages = [
         read_package(child)
         for child in sorted(directory.iterdir())
-        if child.is_dir() and (child / "pyproject.toml").exists()
+        if child.is_dir() and not child.name.startswith(".") and (child / "pyproject.toml").exists()
     ]
     return [package for package in packages if include_retired or not package.retired]
