@@ -49,6 +49,8 @@ def _environments() -> dict[str, dict]:
                     "ZOO_MODULE": module,
                     "ZOO_PACKAGE_KIND": kind,
                     "PYTHONHASHSEED": "0",
+                    # Each environment its own coverage data: the three Pythons of a package may run at once.
+                    "COVERAGE_FILE": str(ROOT / ".tox" / f"{name}-{_suffix(version)}" / ".coverage"),
                 },
             }
     return environments

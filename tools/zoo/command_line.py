@@ -23,6 +23,7 @@ from zoo.copies import check_copies, fix_copies, format_report
 from zoo.discovery import DiscoveryError, discover_packages, repository_root
 from zoo.files import ZooError, counted, display_path
 from zoo.listing import format_listing, list_packages
+from zoo.runs import collect_runs, format_runs
 from zoo.scaffold import new_model
 
 SUCCESS, PROBLEMS_FOUND, CANNOT_RUN = 0, 1, 2
@@ -113,9 +114,24 @@ def build_parser() -> argparse.ArgumentParser:
         "list",
         help="list every package with its stage and coverage",
         description="List every package with its kind, stage, framework, version and the coverage of its "
-        "last test run (read from the .coverage file the run left in the package's folder).",
+        "last test run (read from the coverage.json report that the package's last tox run left in its folder).",
     )
     listing.add_argument(
+        "--format", dest="output_format", choices=("text", "json"), default="text", help="the output format"
+    )
+
+    runs = commands.add_parser(
+        "runs",
+        help="list every model's training runs against its baseline",
+        description="List the training runs of every model (runs/<model>/<run>/run.json under $ZOO_HOME or the "
+        "repository's root) with their final metrics, each with its difference from the model's committed "
+        "baseline.",
+    )
+    runs.add_argument("--model", help="only this model package's runs")
+    runs.add_argument(
+        "--runs-directory", type=Path, help="the folder of runs/<model>/<run> (default: runs/ at the root)"
+    )
+    runs.add_argument(
         "--format", dest="output_format", choices=("text", "json"), default="text", help="the output format"
     )
     return parser
@@ -208,5 +224,17 @@ def _list(root: Path, options: argparse.Namespace) -> int:
     return SUCCESS
 
 
-COMMANDS = {"check-copies": _check_copies, "new-model": _new_model, "check": _check, "list": _list}
+def _runs(root: Path, options: argparse.Namespace) -> int:
+    """``zoo runs``."""
+    print(format_runs(collect_runs(root, options.runs_directory, options.model), options.output_format))
+    return SUCCESS
+
+
+COMMANDS = {
+    "check-copies": _check_copies,
+    "new-model": _new_model,
+    "check": _check,
+    "list": _list,
+    "runs": _runs,
+}
 """Each command's function, by name."""
