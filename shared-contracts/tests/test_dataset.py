@@ -21,6 +21,7 @@ from shared_contracts import (
     ShardRecord,
     SplitRecord,
     TensorSpecification,
+    decode_shard,
     read_shard,
     sha256_bytes,
     write_shard,
@@ -304,6 +305,17 @@ def test_verify_and_read_every_shard(dataset_directory):
     for name, array in expected.items():
         numpy.testing.assert_array_equal(arrays[name], array)
         assert arrays[name].dtype == array.dtype
+
+
+def test_decode_shard_checks_bytes_fetched_from_anywhere(dataset_directory):
+    manifest = DatasetManifest.load(dataset_directory)
+    shard = manifest.split("train").shards[1]
+    data = (dataset_directory / shard.path).read_bytes()
+    arrays = decode_shard(data, shard, manifest.features, "memory://bucket/shard.npz")
+    numpy.testing.assert_array_equal(arrays["label"], shard_arrays(2, 3)["label"])
+    with pytest.raises(ContractError, match="SHA-256 does not match") as caught:
+        decode_shard(data[:-1], shard, manifest.features, "memory://bucket/shard.npz")
+    assert caught.value.source == "memory://bucket/shard.npz"
 
 
 def test_any_feature_name_can_be_a_shard_member(tmp_path):

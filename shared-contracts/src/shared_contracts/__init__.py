@@ -25,6 +25,7 @@ from shared_contracts.dataset import (
     DatasetManifest,
     ShardRecord,
     SplitRecord,
+    decode_shard,
     read_shard,
     write_shard,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "canonical_json",
     "data_type_from_configuration_name",
     "data_type_from_protocol_name",
+    "decode_shard",
     "parse_text_format",
     "read_json",
     "read_shard",

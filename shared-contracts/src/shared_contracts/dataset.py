@@ -278,6 +278,18 @@ def read_shard(
         raise ContractError("the shard file is missing; prepare the dataset again", source=path) from None
     except OSError as error:
         raise ContractError(f"the shard file cannot be read ({error})", source=path) from None
+    return decode_shard(data, shard, features, str(path))
+
+
+def decode_shard(
+    data: bytes, shard: ShardRecord, features: tuple[TensorSpecification, ...], source: str
+) -> dict[str, numpy.ndarray]:
+    """Check and decode a shard's bytes however they were fetched (a local file, object storage, memory).
+
+    Verifies the SHA-256, the archive, the arrays and the row count; never unpickles anything. ``source``
+    names where the bytes came from, for the error messages.
+    """
+    path = source
     if sha256_bytes(data) != shard.sha256:
         raise ContractError(
             "the shard's SHA-256 does not match the manifest: the file is corrupt or was changed. "
