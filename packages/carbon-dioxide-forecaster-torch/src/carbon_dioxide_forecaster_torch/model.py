@@ -401,7 +401,7 @@ def prepare_dataset(directory: Path, *, force: bool = False) -> DatasetManifest:
     return manifest
 
 
-# Copied from digits-classifier-torch:digits_classifier_torch.model.BatchLoader
+# Diverged from digits-classifier-torch:digits_classifier_torch.model.BatchLoader: the data-parallel training (torchrun), fsspec sources and the streaming loader of the origin are not carried here yet
 class BatchLoader:
     """Yields one split's examples in batches of ``dict[str, numpy.ndarray]``.
 
@@ -545,6 +545,8 @@ def resolve_device(requested: str) -> torch.device:
 # Copied from digits-classifier-torch:digits_classifier_torch.model.use_deterministic_settings
 def use_deterministic_settings(configuration: Configuration) -> None:
     """Make a run repeatable: deterministic kernels and a fixed number of threads."""
+    # cuBLAS needs a fixed workspace to be deterministic on GPUs; the variable changes nothing on the CPU.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(configuration.threads)
 
@@ -590,7 +592,7 @@ def lock_sha256(package_directory: Path = PACKAGE_DIRECTORY) -> str | None:
     return sha256_file(lock) if lock.is_file() else None
 
 
-# Copied from digits-classifier-torch:digits_classifier_torch.model.environment_record
+# Diverged from digits-classifier-torch:digits_classifier_torch.model.environment_record: the data-parallel training (torchrun), fsspec sources and the streaming loader of the origin are not carried here yet
 def environment_record(device: torch.device) -> EnvironmentRecord:
     """The interpreter, platform, library versions, device and threads of this process."""
     # On a GPU the card's name is recorded, so that a figure can say which card produced it.
@@ -765,7 +767,7 @@ def new_run_directory(runs_directory: Path, configuration: Configuration, prefix
     return candidate
 
 
-# Copied from digits-classifier-torch:digits_classifier_torch.model.train
+# Diverged from digits-classifier-torch:digits_classifier_torch.model.train: the data-parallel training (torchrun), fsspec sources and the streaming loader of the origin are not carried here yet
 def train(
     configuration: Configuration,
     *,
