@@ -1,0 +1,203 @@
+import json
+import os
+import runpy
+import sys
+
+import numpy
+import pytest
+from digits_classifier_jax import model
+
+from shared_contracts import RunRecord
+
+HELP_FILE = model.PACKAGE_DIRECTORY / "command-line-help.txt"
+
+
+def test_the_committed_help_reference_is_current():
+    """The documentation shows command-line-help.txt; regenerate it with ZOO_UPDATE_HELP=1 pytest."""
+    current = model.command_line_help()
+    if os.environ.get("ZOO_UPDATE_HELP") == "1":
+        HELP_FILE.write_text(current)
+    # White space is folded: argparse's column widths differ between Python versions.
+    committed = " ".join(HELP_FILE.read_text().split())
+    assert committed == " ".join(current.split()), (
+        "command-line-help.txt is stale: run ZOO_UPDATE_HELP=1 pytest"
+    )
+    for command in ("prepare-data", "train", "evaluate", "export", "predict", "reproduce", "pipeline"):
+        assert f"{model.MODEL_NAME} {command} --help" in current
+    assert "--learning-rate" in current
+    assert "The AdamW step size" in current
+
+
+def test_module_entry_point_prints_help(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["digits-classifier-jax", "--help"])
+    with pytest.raises(SystemExit) as stopped:
+        runpy.run_module("digits_classifier_jax", run_name="__main__")
+    assert stopped.value.code == 0
+    assert "prepare-data" in capsys.readouterr().out
+
+
+def directories(tmp_path, dataset_directory):
+    return {
+        "dataset": ["--dataset-directory", str(dataset_directory)],
+        "runs": ["--runs-directory", str(tmp_path / "runs")],
+        "repository": ["--model-repository", str(tmp_path / "repository")],
+    }
+
+
+def test_every_step_from_the_command_line(tmp_path, dataset_directory, capsys):
+    where = directories(tmp_path, dataset_directory)
+    assert model.main(["prepare-data", *where["dataset"]]) == 0
+    assert "test: 359 examples in 1 shard(s)" in capsys.readouterr().out
+    arguments = [
+        "train",
+        *model.TINY_TRAINING_OPTIONS,
+        "--run-name",
+        "first",
+        *where["dataset"],
+        *where["runs"],
+    ]
+    assert model.main(arguments) == 0
+    output = capsys.readouterr()
+    assert '"test_accuracy"' in output.out
+    assert "epoch 2/2" in output.err
+    assert model.main(["evaluate", "--split", "validation", *where["dataset"], *where["runs"]]) == 0
+    assert "validation: " in capsys.readouterr().out
+    assert (
+        model.main(["export", "--run", "first", *where["dataset"], *where["runs"], *where["repository"]]) == 0
+    )
+    assert "exported first to" in capsys.readouterr().out
+    images = tmp_path / "images.npy"
+    numpy.save(
+        images, RunRecord and model.BatchLoader(dataset_directory, "test", batch_size=1).arrays["pixels"][:3]
+    )
+    assert model.main(["predict", str(images), *where["repository"]]) == 0
+    assert capsys.readouterr().out.count("probability") == 3
+    assert model.main(["predict", str(images), "--version", "1", "--json", *where["repository"]]) == 0
+    onnx_result = json.loads(capsys.readouterr().out)
+    assert model.main(["predict", str(images), "--run", "first", "--json", *where["runs"]]) == 0
+    native_result = json.loads(capsys.readouterr().out)
+    assert [p["digit"] for p in onnx_result[0]["predictions"]] == [
+        p["digit"] for p in native_result[0]["predictions"]
+    ]
+    assert (
+        model.main(
+            ["reproduce", "first", "--allow-dirty", "--no-progress", *where["dataset"], *where["runs"]]
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.strip().endswith("reproduced")
+    assert model.main(["refresh-baseline", "latest", *where["runs"]]) == 2
+    assert "default configuration" in capsys.readouterr().err
+    record = RunRecord.load(tmp_path / "runs" / "first")
+    record.evolve(configuration=model.Configuration().to_dict()).save(tmp_path / "runs" / "first")
+    baseline = ["--baseline-directory", str(tmp_path / "baseline")]
+    assert model.main(["refresh-baseline", "first", *baseline, *where["runs"]]) == 0
+    assert "review and commit it" in capsys.readouterr().out
+    assert RunRecord.load(tmp_path / "baseline").run_identifier == "first"
+
+
+def test_a_failed_reproduction_exits_with_one(tmp_path, dataset_directory, tiny_run, capsys):
+    import dataclasses
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_run, runs / "tiny")
+    record = RunRecord.load(runs / "tiny")
+    altered = (dataclasses.replace(record.checkpoints[0], sha256="0" * 64), *record.checkpoints[1:])
+    record.evolve(checkpoints=altered).save(runs / "tiny")
+    arguments = [
+        "reproduce",
+        "tiny",
+        "--allow-dirty",
+        "--no-progress",
+        "--dataset-directory",
+        str(dataset_directory),
+    ]
+    assert model.main([*arguments, "--runs-directory", str(runs)]) == 1
+    assert "NOT reproduced" in capsys.readouterr().out
+
+
+def test_reproducing_the_baseline_by_name(tmp_path, dataset_directory, capsys):
+    status = model.main(["reproduce", "baseline", "--dataset-directory", str(tmp_path / "empty")])
+    if (model.BASELINE_DIRECTORY / "run.json").exists():
+        assert status in (0, 1, 2)  # the baseline trains the full default configuration: not run here
+    else:
+        assert status == 2
+        assert "no run record here" in capsys.readouterr().err
+
+
+def test_the_whole_pipeline_in_one_command(tmp_path, dataset_directory, capsys):
+    where = directories(tmp_path, dataset_directory)
+    arguments = ["pipeline", *model.TINY_TRAINING_OPTIONS, "--no-progress", "--run-name", "whole"]
+    assert model.main([*arguments, *where["dataset"], *where["runs"], *where["repository"]]) == 0
+    output = capsys.readouterr().out
+    for step in ("1/5", "2/5", "3/5", "4/5", "5/5"):
+        assert step in output
+    assert "through ONNX Runtime" in output
+    assert (tmp_path / "repository" / model.MODEL_NAME / "1" / "model.onnx").is_file()
+
+
+def test_resume_from_the_command_line(tmp_path, dataset_directory, capsys):
+    where = directories(tmp_path, dataset_directory)
+    model.train(
+        model.Configuration(epochs=2, channels=4, hidden_size=16, batch_size=64),
+        dataset_directory=dataset_directory,
+        run_directory=tmp_path / "runs" / "half",
+        stop_after_epoch=1,
+        progress=False,
+    )
+    assert model.main(["train", "--resume", "half", "--epochs", "3", *where["dataset"], *where["runs"]]) == 2
+    assert "cannot resume with another configuration" in capsys.readouterr().err
+    assert model.main(["train", "--resume", "half", "--no-progress", *where["dataset"], *where["runs"]]) == 0
+    assert RunRecord.load(tmp_path / "runs" / "half").status == "completed"
+    assert model.main(["train", "--resume", "half", *where["dataset"], *where["runs"]]) == 2
+    assert "already complete" in capsys.readouterr().err
+
+
+def test_errors_say_what_to_do(tmp_path, dataset_directory, capsys):
+    where = directories(tmp_path, dataset_directory)
+    assert model.main(["export", "--run", "missing", *where["dataset"], *where["runs"]]) == 2
+    assert "no run 'missing'" in capsys.readouterr().err
+    assert model.main(["evaluate", *where["dataset"], *where["runs"]]) == 2
+    assert "no completed run yet" in capsys.readouterr().err
+    assert model.main(["predict", str(tmp_path / "x.npy"), *where["repository"]]) == 2
+    assert "export a run first" in capsys.readouterr().err
+    assert model.main(["prepare-data", "--dataset-directory", str(tmp_path / "runs")]) == 0
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "manifest.json").write_text("{ truncated")
+    assert model.main(["prepare-data", "--dataset-directory", str(tmp_path / "bad")]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_run_directories_never_collide(tmp_path):
+    first = model.new_run_directory(tmp_path, model.Configuration())
+    first.mkdir()
+    second = model.new_run_directory(tmp_path, model.Configuration())
+    assert second != first
+    second.mkdir()
+    third = model.new_run_directory(tmp_path, model.Configuration(), "prefix-")
+    assert third.name.startswith("prefix-")
+
+
+def test_latest_picks_the_newest_completed_run(tmp_path, tiny_run):
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_run, runs / "older")
+    shutil.copytree(tiny_run, runs / "newer")
+    shutil.copytree(tiny_run, runs / "unfinished")
+    for name, started, status in (
+        ("older", "2020", "completed"),
+        ("newer", "2030", "completed"),
+        ("unfinished", "2040", "running"),
+    ):
+        RunRecord.load(runs / name).evolve(started_at=started, status=status).save(runs / name)
+    assert model.resolve_run("latest", runs) == runs / "newer"
+    assert model.resolve_run(str(runs / "older"), tmp_path / "elsewhere") == runs / "older"
+
+
+def test_default_directories_come_from_the_home(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    assert model.main(["prepare-data"]) == 0
+    assert (tmp_path / "home" / "datasets" / "digits" / "1" / "manifest.json").is_file()
+    assert str(tmp_path / "home") in capsys.readouterr().out
