@@ -343,7 +343,7 @@ def prepare_dataset(directory: Path, *, force: bool = False) -> DatasetManifest:
     return manifest
 
 
-# Copied from digits-classifier-torch:digits_classifier_torch.model.BatchLoader
+# Diverged from digits-classifier-torch:digits_classifier_torch.model.BatchLoader: fsspec sources and parallel shard reading of the origin are not carried here yet
 class BatchLoader:
     """Yields one split's examples in batches of ``dict[str, numpy.ndarray]``.
 
