@@ -34,19 +34,18 @@ class ZooError(Exception):
     """A problem the user can fix, with a message that says what is wrong and what to do."""
 
 
+def kept_folder(name: str) -> bool:
+    """Whether a folder is walked: not hidden, not generated (caches, environments, build output)."""
+    return not name.startswith(".") and name not in SKIPPED_DIRECTORIES and not name.endswith(".egg-info")
+
+
 def walk_files(directory: Path, suffix: str) -> Iterator[Path]:
     """Every file below ``directory`` whose name ends with ``suffix``, in a stable order.
 
     Generated and hidden folders are skipped.
     """
     for current, folders, names in os.walk(directory):
-        folders[:] = sorted(
-            folder
-            for folder in folders
-            if not folder.startswith(".")
-            and folder not in SKIPPED_DIRECTORIES
-            and not folder.endswith(".egg-info")
-        )
+        folders[:] = sorted(folder for folder in folders if kept_folder(folder))
         for name in sorted(names):
             if name.endswith(suffix):
                 yield Path(current) / name

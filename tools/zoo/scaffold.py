@@ -27,7 +27,7 @@ from ruff.__main__ import find_ruff_bin
 from zoo.abbreviations import name_problems
 from zoo.copies import COPIED_PREFIX, DIVERGED_PREFIX, END_COPY
 from zoo.discovery import PACKAGES_DIRECTORY, SHARED_CONTRACTS_DIRECTORY, discover_packages, read_package
-from zoo.files import SKIPPED_DIRECTORIES, ZooError, display_path
+from zoo.files import ZooError, display_path, kept_folder
 from zoo.naming import Renamer, RenameRule, case_variants, package_name_problem, protected_names, split_words
 
 INITIAL_VERSION = "0.1.0"
@@ -122,10 +122,7 @@ def _copy_renamed(origin: Path, staging: Path, renamer: Renamer) -> None:
         folders[:] = sorted(
             folder
             for folder in folders
-            if not folder.startswith(".")
-            and folder not in SKIPPED_DIRECTORIES
-            and not folder.endswith(".egg-info")
-            and not (relative == Path(".") and folder in LEFT_OUT_AT_TOP)
+            if kept_folder(folder) and not (relative == Path(".") and folder in LEFT_OUT_AT_TOP)
         )
         for file_name in sorted(names):
             if LEFT_OUT_FILES.fullmatch(file_name) or (
