@@ -46,6 +46,7 @@ import optax
 import safetensors
 import safetensors.numpy
 from flax import nnx
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
 from shared_contracts import (
@@ -628,9 +629,16 @@ def lock_sha256(package_directory: Path = PACKAGE_DIRECTORY) -> str | None:
     return sha256_file(lock) if lock.is_file() else None
 
 
-# Diverged from digits-classifier-torch:digits_classifier_torch.model.environment_record: JAX's device names and backend, and the processor cores XLA divides its work by
-def environment_record(device: jax.Device) -> EnvironmentRecord:
-    """The interpreter, platform, library versions, device and threads of this process."""
+# Diverged from digits-classifier-torch:digits_classifier_torch.model.environment_record: JAX's device names and backend, the processor cores XLA divides its work by, and the devices a data-parallel run spreads its batches over
+def environment_record(device: jax.Device, data_parallel_devices: int = 1) -> EnvironmentRecord:
+    """The interpreter, platform, library versions, device and threads of this process.
+
+    A data-parallel run also records its number of devices (``data_parallel_devices``), because XLA then sums
+    the gradients in another order; a run on one device records nothing more, as it always did.
+    """
+    threads = {"processor_cores": processor_cores()}
+    if data_parallel_devices > 1:
+        threads["data_parallel_devices"] = data_parallel_devices
     # On a GPU the card's name is recorded, so that a figure can say which card produced it.
     name = f"cuda:{device.id} ({device.device_kind})" if device.platform == "gpu" else device.platform
     return EnvironmentRecord(
@@ -640,7 +648,7 @@ def environment_record(device: jax.Device) -> EnvironmentRecord:
         libraries={library: importlib.metadata.version(library) for library in LIBRARIES}
         | {"xla_backend": device.client.platform_version},
         device=name,
-        threads={"processor_cores": processor_cores()},
+        threads=threads,
     )
 
 
@@ -913,8 +921,12 @@ def train(
     progress: bool = True,
     device: str = "cpu",
     stop_after_epoch: int | None = None,
+    data_parallel_devices: int = 1,
 ) -> RunRecord:
     """Train a network, writing the run directory as it goes; returns the final run record.
+
+    ``data_parallel_devices`` above 1 trains data-parallel over that many local devices of the chosen kind
+    (see :func:`data_parallel_mesh`): each global batch of ``batch_size`` examples is split among them.
 
     Every epoch writes a checkpoint and updates ``run.json`` atomically, so a run killed at any moment can be
     resumed (``resume=True``) from its last checkpoint and ends bit-identical to an uninterrupted run.
@@ -923,6 +935,7 @@ def train(
     run_directory = Path(run_directory)
     manifest = DatasetManifest.load(dataset_directory)
     target = resolve_device(device)
+    mesh = data_parallel_mesh(target, data_parallel_devices, configuration.batch_size)
     use_deterministic_settings()
     structure = network_structure(configuration)
     parameters = network_parameters(new_network(configuration))
@@ -970,7 +983,7 @@ def train(
             dataset_fingerprint=manifest.fingerprint(),
             code=code_lineage(),
             lock_sha256=lock_sha256(),
-            environment=environment_record(target),
+            environment=environment_record(target, data_parallel_devices),
             started_at=utc_now(),
             reproduction_tolerance=REPRODUCTION_TOLERANCE,
         )
@@ -980,8 +993,15 @@ def train(
     log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(log_handler)
     logger.setLevel(logging.INFO)
+    # One device holds everything; over a mesh, the parameters and the optimiser's state are replicated on
+    # every device, and the batches are split along their first dimension (see _train_epochs).
+    placement = target if mesh is None else NamedSharding(mesh, PartitionSpec())
     state = TrainingState(
-        structure, jax.device_put(parameters, target), optimizer, jax.device_put(optimizer_state, target)
+        structure,
+        jax.device_put(parameters, placement),
+        optimizer,
+        jax.device_put(optimizer_state, placement),
+        None if mesh is None else NamedSharding(mesh, PartitionSpec(DATA_PARALLEL_AXIS)),
     )
     writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint-writer")
     try:
@@ -1009,6 +1029,48 @@ def train(
     return record
 
 
+DATA_PARALLEL_AXIS = "batch"
+"""The name of the device mesh's one axis, along which a data-parallel run splits every batch."""
+
+DATA_PARALLEL_TOLERANCE = 1e-5
+"""The largest difference allowed between any weight of a data-parallel run and of a one-device run.
+
+Both runs see the same global batches, draw the same dropout masks (JAX's partitionable random numbers do
+not depend on how an array is split) and apply the same updates; only the order in which XLA sums the
+examples' gradients differs, across the devices' all-reduce. Measured on the CPU with two host devices: the
+tiny configuration's final weights differ by at most 3.0e-8 after two epochs (what the tests check), the
+default configuration's by at most 3.3e-6 after thirty, with the same accuracies and losses within 4e-8.
+"""
+
+
+def data_parallel_mesh(device: jax.Device, number_of_devices: int, batch_size: int) -> Mesh | None:
+    """The mesh of ``number_of_devices`` local devices of ``device``'s kind, or ``None`` for one device.
+
+    Over a mesh, every batch is split along the ``batch`` axis and the parameters are replicated; the compiled
+    training step then computes each device's share of the loss and XLA sums the gradients over the devices
+    (an all-reduce), so that every device applies the same update. The global batch stays ``batch_size``,
+    which must divide evenly among the devices.
+    """
+    if number_of_devices < 1:
+        raise ZooError(f"--data-parallel-devices must be 1 or more, found {number_of_devices}")
+    if number_of_devices == 1:
+        return None
+    if batch_size % number_of_devices:
+        raise ZooError(
+            f"--batch-size {batch_size} does not divide among {number_of_devices} data-parallel devices; "
+            f"choose a batch size that is a multiple of {number_of_devices}, or another number of devices"
+        )
+    devices = jax.local_devices(backend=device.platform)
+    if number_of_devices > len(devices):
+        raise ZooError(
+            f"--data-parallel-devices {number_of_devices} asks for more devices than JAX sees here "
+            f"({len(devices)} {device.platform} device(s)); on the CPU, start the process with "
+            f"XLA_FLAGS=--xla_force_host_platform_device_count={number_of_devices} to split it into that "
+            "many devices"
+        )
+    return Mesh(numpy.array(devices[:number_of_devices]), (DATA_PARALLEL_AXIS,))
+
+
 def mean_loss(losses: list[tuple[jax.Array, int]]) -> float:
     """The mean loss per example of several batches, from each batch's mean loss and number of examples."""
     return sum(float(loss) * rows for loss, rows in losses) / sum(rows for _, rows in losses)
@@ -1031,6 +1093,8 @@ class TrainingState:
     """The optimiser's functions."""
     optimizer_state: optax.OptState
     """The optimiser's state."""
+    batch_placement: NamedSharding | None = None
+    """How a data-parallel run splits each batch among its devices; ``None`` on one device."""
 
 
 # Diverged from digits-classifier-torch:digits_classifier_torch.model._train_epochs: one compiled JAX step per batch, dropout drawn from keys folded with the epoch and the step
@@ -1074,14 +1138,21 @@ def _train_epochs(
         )
         for step, batch in enumerate(bar):
             rows = len(batch["label"])
+            pixels, labels, weights = (
+                padded_rows(batch["pixels"], full_batch),
+                padded_rows(batch["label"], full_batch),
+                (numpy.arange(full_batch) < rows).astype(numpy.float32),
+            )
+            if state.batch_placement is not None:
+                pixels, labels, weights = jax.device_put((pixels, labels, weights), state.batch_placement)
             state.parameters, state.optimizer_state, loss = training_step(
                 state.structure,
                 state.optimizer,
                 state.parameters,
                 state.optimizer_state,
-                padded_rows(batch["pixels"], full_batch),
-                padded_rows(batch["label"], full_batch),
-                (numpy.arange(full_batch) < rows).astype(numpy.float32),
+                pixels,
+                labels,
+                weights,
                 epoch_key,
                 step,
                 numpy.float32(
@@ -1815,7 +1886,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-# Copied from digits-classifier-torch:digits_classifier_torch.model.build_parser with PyTorch->Flax
+# Diverged from digits-classifier-torch:digits_classifier_torch.model.build_parser: JAX trains data-parallel in one process over a device mesh (--data-parallel-devices), not under torchrun
 def build_parser() -> argparse.ArgumentParser:
     """The command line: one subcommand per pipeline step, and ``pipeline`` for all of them."""
     parser = argparse.ArgumentParser(
@@ -1842,6 +1913,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue an interrupted run (a name, a path, or latest is not allowed)",
     )
     _add_common(train_command)
+    train_command.add_argument(
+        "--data-parallel-devices",
+        type=int,
+        default=1,
+        metavar="NUMBER",
+        help="train data-parallel over this many local devices, each taking an equal share of every batch "
+        "(default: 1); on the CPU, start with XLA_FLAGS=--xla_force_host_platform_device_count=NUMBER",
+    )
     _add_configuration_options(train_command)
 
     evaluate_command = commands.add_parser("evaluate", help="accuracy and a per-class report of a run")
@@ -1926,7 +2005,7 @@ def _configuration_from(arguments: argparse.Namespace, base: Configuration) -> C
     return dataclasses.replace(base, **changes)
 
 
-# Copied from digits-classifier-torch:digits_classifier_torch.model._train_command
+# Diverged from digits-classifier-torch:digits_classifier_torch.model._train_command: hands the number of data-parallel devices to train (the pipeline trains on one)
 def _train_command(arguments: argparse.Namespace, dataset: Path, runs: Path) -> Path:
     if arguments.resume:
         run_directory = resolve_run(arguments.resume, runs)
@@ -1947,6 +2026,7 @@ def _train_command(arguments: argparse.Namespace, dataset: Path, runs: Path) -> 
             resume=bool(arguments.resume),
             progress=not arguments.no_progress,
             device=arguments.device,
+            data_parallel_devices=getattr(arguments, "data_parallel_devices", 1),
         )
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: {MODEL_NAME} train --resume {run_directory}", file=sys.stderr)
