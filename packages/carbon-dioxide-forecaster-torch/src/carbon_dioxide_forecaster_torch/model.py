@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import collections
 import concurrent.futures
 import dataclasses
 import datetime
@@ -41,6 +42,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import numpy
 import onnx
 import onnxruntime
@@ -51,6 +53,7 @@ from tqdm import tqdm
 
 from shared_contracts import (
     CONTRACTS_VERSION,
+    DATASET_MANIFEST_FILE_NAME,
     ArtifactManifest,
     BaselineComparison,
     CheckpointRecord,
@@ -65,9 +68,11 @@ from shared_contracts import (
     RepositoryEntry,
     RunRecord,
     RunReference,
+    ShardRecord,
     SplitRecord,
     TensorSpecification,
     available_versions,
+    decode_shard,
     read_shard,
     sha256_bytes,
     sha256_file,
@@ -401,19 +406,63 @@ def prepare_dataset(directory: Path, *, force: bool = False) -> DatasetManifest:
     return manifest
 
 
-# Diverged from digits-classifier-torch:digits_classifier_torch.model.BatchLoader: the data-parallel training (torchrun), fsspec sources and the streaming loader of the origin are not carried here yet
-class BatchLoader:
-    """Yields one split's examples in batches of ``dict[str, numpy.ndarray]``.
+# Copied from digits-classifier-torch:digits_classifier_torch.model.is_remote
+def is_remote(source: Path | str) -> bool:
+    """Whether a dataset location is an fsspec address (``memory://``, ``s3://``, ``gcs://``, ...)."""
+    return "://" in str(source)
 
-    The order is a permutation fixed by ``(seed, epoch)``, so a resumed run sees exactly the batches an
-    uninterrupted one would. With ``world_size`` above 1, rank ``r`` takes every ``world_size``-th example of
-    that permutation, so the ranks together see every example exactly once per epoch. Shards are checked
-    against their SHA-256 when the loader is created.
+
+# Copied from digits-classifier-torch:digits_classifier_torch.model.load_manifest
+def load_manifest(source: Path | str) -> DatasetManifest:
+    """The manifest of a prepared dataset in a local folder or at any fsspec address."""
+    if not is_remote(source):
+        return DatasetManifest.load(source)
+    filesystem, root = fsspec.core.url_to_fs(str(source))
+    address = f"{str(source).rstrip('/')}/{DATASET_MANIFEST_FILE_NAME}"
+    try:
+        data = filesystem.cat_file(f"{root.rstrip('/')}/{DATASET_MANIFEST_FILE_NAME}")
+        value = json.loads(data)
+    except FileNotFoundError:
+        raise ContractError(
+            "no prepared dataset here (the manifest is missing); prepare it and copy the folder there",
+            source=address,
+        ) from None
+    except ValueError as error:
+        raise ContractError(f"the dataset manifest is not valid JSON ({error})", source=address) from None
+    return DatasetManifest.from_dict(value, address)
+
+
+# Copied from digits-classifier-torch:digits_classifier_torch.model.fetch_shard
+def fetch_shard(
+    source: Path | str, shard: ShardRecord, features: tuple[TensorSpecification, ...]
+) -> dict[str, numpy.ndarray]:
+    """One shard's arrays from a local folder or any fsspec address, checked against its SHA-256."""
+    if not is_remote(source):
+        return read_shard(source, shard, features)
+    filesystem, root = fsspec.core.url_to_fs(str(source))
+    address = f"{str(source).rstrip('/')}/{shard.path}"
+    try:
+        data = filesystem.cat_file(f"{root.rstrip('/')}/{shard.path}")
+    except FileNotFoundError:
+        raise ContractError("the shard file is missing; prepare the dataset again", source=address) from None
+    return decode_shard(data, shard, features, address)
+
+
+# Copied from digits-classifier-torch:digits_classifier_torch.model.BatchLoader
+class BatchLoader:
+    """Yields one split's examples in batches of ``dict[str, numpy.ndarray]``, from memory.
+
+    The split is read once (shards fetched in parallel from a local folder or any fsspec address, each
+    checked against its SHA-256). The order is a permutation fixed by ``(seed, epoch)``, so a resumed run
+    sees exactly the batches an uninterrupted one would. With ``world_size`` above 1, rank ``r`` takes every
+    ``world_size``-th example of that permutation, so the ranks together see every example exactly once per
+    epoch, and their batches together are exactly the batches of one process with ``world_size`` times the
+    batch size. For splits larger than memory, see :class:`ShardStream`.
     """
 
     def __init__(
         self,
-        directory: Path,
+        directory: Path | str,
         split: str,
         *,
         batch_size: int,
@@ -421,12 +470,16 @@ class BatchLoader:
         shuffle: bool = True,
         rank: int = 0,
         world_size: int = 1,
+        threads: int = 4,
     ) -> None:
         if not 0 <= rank < world_size:
             raise ZooError(f"rank must be in [0, {world_size}), found {rank}")
-        self.manifest = DatasetManifest.load(directory)
+        self.manifest = load_manifest(directory)
         record = self.manifest.split(split)
-        parts = [read_shard(directory, shard, self.manifest.features) for shard in record.shards]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as pool:
+            parts = list(
+                pool.map(lambda shard: fetch_shard(directory, shard, self.manifest.features), record.shards)
+            )
         self.arrays = {
             feature.name: numpy.concatenate([part[feature.name] for part in parts])
             for feature in self.manifest.features
@@ -456,6 +509,82 @@ class BatchLoader:
         for start in range(0, len(order), self.batch_size):
             chosen = order[start : start + self.batch_size]
             yield {name: values[chosen] for name, values in self.arrays.items()}
+
+
+# Copied from digits-classifier-torch:digits_classifier_torch.model.ShardStream
+class ShardStream:
+    """Streams one split shard by shard, for datasets larger than memory, with background prefetching.
+
+    Each epoch permutes the split's shards with ``(seed, epoch)``; shard ``i`` of that order belongs to the
+    reader ``i mod (world_size * workers)``, where a reader is ``rank * workers + worker``, so the ranks and
+    their workers together read every shard, hence every example, exactly once per epoch, with no overlap.
+    ``prefetch`` shards are fetched and checked ahead on ``threads`` background threads (from a local
+    folder or any fsspec address) while the consumer works on the current one; examples are shuffled
+    within each shard, and a batch never spans two shards.
+    """
+
+    def __init__(
+        self,
+        source: Path | str,
+        split: str,
+        *,
+        batch_size: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+        worker: int = 0,
+        workers: int = 1,
+        prefetch: int = 4,
+        threads: int = 2,
+    ) -> None:
+        if not 0 <= rank < world_size or not 0 <= worker < workers:
+            raise ZooError(
+                f"rank must be in [0, {world_size}) and worker in [0, {workers}), found rank {rank}, "
+                f"worker {worker}"
+            )
+        if prefetch < 1 or threads < 1:
+            raise ZooError(f"prefetch and threads must be at least 1, found {prefetch} and {threads}")
+        self.source = source
+        self.manifest = load_manifest(source)
+        self.shards = self.manifest.split(split).shards
+        self.batch_size = batch_size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.reader = rank * workers + worker
+        self.readers = world_size * workers
+        self.prefetch = prefetch
+        self.threads = threads
+
+    def shards_for(self, epoch: int) -> list[ShardRecord]:
+        """The shards this reader reads in an epoch, in order."""
+        order = numpy.arange(len(self.shards))
+        if self.shuffle:
+            order = numpy.random.default_rng([self.seed, epoch]).permutation(len(self.shards))
+        return [self.shards[index] for index in order[self.reader :: self.readers]]
+
+    def batches(self, epoch: int) -> Iterator[dict[str, numpy.ndarray]]:
+        """The batches of one epoch; the next shards are being fetched while these are consumed."""
+        shards = iter(self.shards_for(epoch))
+        features = self.manifest.features
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.threads) as pool:
+            pending = collections.deque(
+                pool.submit(fetch_shard, self.source, shard, features)
+                for shard in itertools.islice(shards, self.prefetch)
+            )
+            position = 0
+            while pending:
+                arrays = pending.popleft().result()
+                for shard in itertools.islice(shards, 1):
+                    pending.append(pool.submit(fetch_shard, self.source, shard, features))
+                rows = len(next(iter(arrays.values())))
+                if self.shuffle:  # one gather per shard, then every batch is a view: no copy per batch
+                    generator = numpy.random.default_rng([self.seed, epoch, self.reader, position])
+                    order = generator.permutation(rows)
+                    arrays = {name: values[order] for name, values in arrays.items()}
+                position += 1
+                for start in range(0, rows, self.batch_size):
+                    yield {name: values[start : start + self.batch_size] for name, values in arrays.items()}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -592,9 +721,9 @@ def lock_sha256(package_directory: Path = PACKAGE_DIRECTORY) -> str | None:
     return sha256_file(lock) if lock.is_file() else None
 
 
-# Diverged from digits-classifier-torch:digits_classifier_torch.model.environment_record: the data-parallel training (torchrun), fsspec sources and the streaming loader of the origin are not carried here yet
-def environment_record(device: torch.device) -> EnvironmentRecord:
-    """The interpreter, platform, library versions, device and threads of this process."""
+# Copied from digits-classifier-torch:digits_classifier_torch.model.environment_record
+def environment_record(device: torch.device, distribution: Distribution | None = None) -> EnvironmentRecord:
+    """The interpreter, platform, library versions, device, threads and data-parallel processes."""
     # On a GPU the card's name is recorded, so that a figure can say which card produced it.
     name = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
     return EnvironmentRecord(
@@ -607,6 +736,7 @@ def environment_record(device: torch.device) -> EnvironmentRecord:
         threads={
             "intra_operation": torch.get_num_threads(),
             "inter_operation": torch.get_num_interop_threads(),
+            "data_parallel_processes": (distribution or Distribution()).world_size,
         },
     )
 
@@ -767,7 +897,54 @@ def new_run_directory(runs_directory: Path, configuration: Configuration, prefix
     return candidate
 
 
-# Diverged from digits-classifier-torch:digits_classifier_torch.model.train: the data-parallel training (torchrun), fsspec sources and the streaming loader of the origin are not carried here yet
+# Copied from digits-classifier-torch:digits_classifier_torch.model.Distribution
+@dataclasses.dataclass(frozen=True)
+class Distribution:
+    """The place of this process in a data-parallel run started by ``torchrun`` (rank 0 of 1 when alone)."""
+
+    rank: int = 0
+    """This process's number, from 0."""
+    world_size: int = 1
+    """How many processes train together."""
+
+    @property
+    def main(self) -> bool:
+        """Whether this process writes the run directory (only rank 0 does)."""
+        return self.rank == 0
+
+    @classmethod
+    def from_environment(cls) -> Distribution:
+        """Read torchrun's ``RANK`` and ``WORLD_SIZE``."""
+        return cls(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")))
+
+
+# Copied from digits-classifier-torch:digits_classifier_torch.model.start_process_group
+def start_process_group(
+    distribution: Distribution, configuration: Configuration, device: torch.device
+) -> None:
+    """Join the other processes: gloo on the CPU, NCCL on GPUs; the global batch must split evenly."""
+    if configuration.batch_size % distribution.world_size:
+        raise ZooError(
+            f"batch_size {configuration.batch_size} must be a multiple of the {distribution.world_size} "
+            "processes: it is the global batch, split evenly between them"
+        )
+    torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+
+# Copied from digits-classifier-torch:digits_classifier_torch.model.unwrapped
+def unwrapped(network: nn.Module) -> nn.Module:
+    """The network itself, inside its DistributedDataParallel wrapper or not."""
+    return getattr(network, "module", network)
+
+
+# Copied from digits-classifier-torch:digits_classifier_torch.model._wait
+def _wait(pending: concurrent.futures.Future | None) -> None:
+    """Wait for the pending epoch's files to be written (ranks other than 0 write none)."""
+    if pending is not None:
+        pending.result()
+
+
+# Copied from digits-classifier-torch:digits_classifier_torch.model.train
 def train(
     configuration: Configuration,
     *,
@@ -783,10 +960,19 @@ def train(
     Every epoch writes a checkpoint and updates ``run.json`` atomically, so a run killed at any moment can be
     resumed (``resume=True``) from its last checkpoint and ends bit-identical to an uninterrupted run.
     ``stop_after_epoch`` ends the run early as if it had been interrupted (used to test resuming).
+
+    Started by ``torchrun`` with several processes, it trains data-parallel (DistributedDataParallel):
+    ``batch_size`` is the global batch, each process takes its share of every batch, gradients are averaged,
+    metrics are reduced across processes, and only rank 0 writes the run directory.
     """
     run_directory = Path(run_directory)
-    manifest = DatasetManifest.load(dataset_directory)
+    manifest = load_manifest(dataset_directory)
+    distribution = Distribution.from_environment()
     target = resolve_device(device)
+    # Under torchrun on GPUs, each process takes the GPU of its local rank.
+    target = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if target.type == "cuda" else target
+    if distribution.world_size > 1:
+        start_process_group(distribution, configuration, target)
     use_deterministic_settings(configuration)
     network = new_network(configuration).to(target)
     optimizer = new_optimizer(network, configuration)
@@ -833,13 +1019,20 @@ def train(
             dataset_fingerprint=manifest.fingerprint(),
             code=code_lineage(),
             lock_sha256=lock_sha256(),
-            environment=environment_record(target),
+            environment=environment_record(target, distribution),
             started_at=utc_now(),
             reproduction_tolerance=REPRODUCTION_TOLERANCE,
         )
-    run_directory.mkdir(parents=True, exist_ok=True)
-    record.save(run_directory)
-    log_handler = logging.FileHandler(run_directory / "training.log", encoding="utf-8")
+    if distribution.world_size > 1:
+        # Every process has checked the run directory before the first one writes to it.
+        torch.distributed.barrier()
+        network = nn.parallel.DistributedDataParallel(network)
+    if distribution.main:
+        run_directory.mkdir(parents=True, exist_ok=True)
+        record.save(run_directory)
+    # Only rank 0 keeps a log; the others log to nowhere.
+    log_path = run_directory / "training.log" if distribution.main else Path(os.devnull)
+    log_handler = logging.FileHandler(log_path, encoding="utf-8")
     log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(log_handler)
     logger.setLevel(logging.INFO)
@@ -847,6 +1040,7 @@ def train(
     try:
         record = _train_epochs(
             writer,
+            distribution,
             configuration,
             record,
             network,
@@ -860,22 +1054,26 @@ def train(
     except BaseException as error:
         writer.shutdown(wait=True)  # the pending epoch's files first, then the status
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        RunRecord.load(run_directory).evolve(status=status).save(run_directory)
+        if distribution.main:
+            RunRecord.load(run_directory).evolve(status=status).save(run_directory)
         logger.error("run %s %s: %r", run_directory.name, status, error)
         raise
     finally:
         writer.shutdown(wait=True)
         logger.removeHandler(log_handler)
         log_handler.close()
+        if distribution.world_size > 1:
+            torch.distributed.destroy_process_group()
     return record
 
 
-# Diverged from digits-classifier-torch:digits_classifier_torch.model._train_epochs: regression with an L1 loss, measured against the seasonal-naive forecast
+# Diverged from digits-classifier-torch:digits_classifier_torch.model._train_epochs: regression with an L1 loss in full precision, measured against the seasonal-naive forecast
 def _train_epochs(
     writer: concurrent.futures.ThreadPoolExecutor,
+    distribution: Distribution,
     configuration: Configuration,
     record: RunRecord,
-    network: ForecastNetwork,
+    network: nn.Module,
     optimizer: torch.optim.Optimizer,
     dataset_directory: Path,
     run_directory: Path,
@@ -885,7 +1083,12 @@ def _train_epochs(
 ) -> RunRecord:
     """The epochs from the one after the record's last, then the final evaluation."""
     loader = BatchLoader(
-        dataset_directory, "train", batch_size=configuration.batch_size, seed=configuration.seed
+        dataset_directory,
+        "train",
+        batch_size=configuration.batch_size // distribution.world_size,
+        seed=configuration.seed,
+        rank=distribution.rank,
+        world_size=distribution.world_size,
     )
     validation = BatchLoader(dataset_directory, "validation", batch_size=512, shuffle=False)
     loss_function = nn.L1Loss()
@@ -903,7 +1106,7 @@ def _train_epochs(
             total=len(loader),
             desc=f"epoch {epoch}/{configuration.epochs}",
             unit="batch",
-            disable=not progress,
+            disable=not progress or not distribution.main,
             leave=False,
         )
         for batch in bar:
@@ -916,37 +1119,39 @@ def _train_epochs(
             total_loss += loss.item() * len(target)
             examples += len(target)
             bar.set_postfix(loss=f"{total_loss / examples:.4f}")
-        measured = evaluate_network(network, validation, device)
+        if distribution.world_size > 1:
+            totals = torch.tensor([total_loss, examples], dtype=torch.float64)
+            torch.distributed.all_reduce(totals)
+            total_loss, examples = totals.tolist()
+        measured = evaluate_network(unwrapped(network), validation, device)
         metrics = {
             "train_loss": total_loss / examples,
             "validation_mean_absolute_error": measured["mean_absolute_error"],
         }
-        data, checkpoint = serialise_checkpoint(epoch, network, optimizer, configuration)
+        data, checkpoint = serialise_checkpoint(epoch, unwrapped(network), optimizer, configuration)
         record = record.evolve(
             epochs=(*record.epochs, EpochRecord(epoch, metrics)),
             checkpoints=(*[c for c in record.checkpoints if c.epoch < epoch], checkpoint),
         )
         # The disk's synchronisation runs on the writer thread while the next epoch trains; one write is
         # pending at most, so a kill loses at most the epoch in flight, and resuming repeats it exactly.
-        if pending is not None:
-            pending.result()
-        pending = writer.submit(persist_epoch, run_directory, data, record)
+        _wait(pending)
+        pending = writer.submit(persist_epoch, run_directory, data, record) if distribution.main else None
         logger.info("epoch %d: %s", epoch, json.dumps(metrics, sort_keys=True))
-        if progress:
+        if progress and distribution.main:
             print(
                 f"epoch {epoch}/{configuration.epochs}: train loss {metrics['train_loss']:.4f} ppm, "
                 f"validation mean absolute error {metrics['validation_mean_absolute_error']:.4f} ppm",
                 file=sys.stderr,
             )
         if stop_after_epoch is not None and epoch >= stop_after_epoch:
-            pending.result()
+            _wait(pending)
             record = record.evolve(status="interrupted")
             record.save(run_directory)
             return record
-    if pending is not None:
-        pending.result()
+    _wait(pending)
     test = evaluate_network(
-        network, BatchLoader(dataset_directory, "test", batch_size=512, shuffle=False), device
+        unwrapped(network), BatchLoader(dataset_directory, "test", batch_size=512, shuffle=False), device
     )
     final_metrics = {
         "test_mean_absolute_error": test["mean_absolute_error"],
@@ -960,7 +1165,8 @@ def _train_epochs(
         final_metrics=final_metrics,
         baseline_comparison=compare_with_baseline(final_metrics, load_baseline()),
     )
-    record.save(run_directory)
+    if distribution.main:
+        record.save(run_directory)
     logger.info("completed: %s", json.dumps(final_metrics, sort_keys=True))
     return record
 
