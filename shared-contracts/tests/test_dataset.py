@@ -473,15 +473,134 @@ def test_a_shard_holding_a_pickled_object_array_is_refused_without_unpickling(tm
         read_shard(tmp_path, record, FEATURES)
 
 
-def test_a_shard_with_a_corrupt_member_is_refused(tmp_path):
-    write_shard(tmp_path, "good.npz", shard_arrays(3), FEATURES)
-    good = bytearray((tmp_path / "good.npz").read_bytes())
-    # Change one byte of array data: the archive's structure is intact, the member's CRC is not.
-    data_start = good.index(b"\x93NUMPY") + 128
-    good[data_start + 2] ^= 0xFF
-    record = record_for(tmp_path, "corrupt.npz", bytes(good), rows=3)
+def archive_of(members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> bytes:
+    """A zip archive of the given members, written the way any zip tool would."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def npy_bytes(array: numpy.ndarray, version: tuple[int, int] | None = None) -> bytes:
+    """One array in the ``.npy`` format, in the given format version."""
+    buffer = io.BytesIO()
+    numpy.lib.format.write_array(buffer, array, version=version, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def owner_of(array: numpy.ndarray) -> numpy.ndarray:
+    """The array that holds ``array``'s memory: itself, or the last array it is a view of."""
+    while isinstance(array.base, numpy.ndarray):
+        array = array.base
+    return array
+
+
+def test_read_shard_returns_writable_aligned_views_of_one_read_buffer(tmp_path):
+    record = write_shard(tmp_path, "shard.npz", shard_arrays(5), FEATURES)
+    arrays = read_shard(tmp_path, record, FEATURES)
+    # The first member's data lands aligned for float32, so it is a view of the buffer the file was read into;
+    # the second one's int64 data is not aligned for its dtype in the archive, so it is copied.
+    assert isinstance(owner_of(arrays["pixels"]).base, memoryview)
+    assert owner_of(arrays["pixels"]).base.obj.nbytes == (tmp_path / "shard.npz").stat().st_size
+    assert owner_of(arrays["label"]).flags.owndata
+    for name, expected in shard_arrays(5).items():
+        numpy.testing.assert_array_equal(arrays[name], expected)
+        assert arrays[name].flags.writeable
+        assert arrays[name].flags.aligned
+    arrays["pixels"][0, 0] = -1.0  # writable: a consumer may change its copy of the data in place
+    assert read_shard(tmp_path, record, FEATURES)["pixels"][0, 0] == shard_arrays(5)["pixels"][0, 0]
+
+
+def test_decode_shard_copies_out_of_read_only_bytes_and_shares_a_writable_buffer(tmp_path):
+    record = write_shard(tmp_path, "shard.npz", shard_arrays(2), FEATURES)
+    data = (tmp_path / "shard.npz").read_bytes()
+    from_bytes = decode_shard(data, record, FEATURES, "memory://shard.npz")
+    assert owner_of(from_bytes["pixels"]).flags.owndata
+    assert from_bytes["pixels"].flags.writeable
+    writable = bytearray(data)
+    shared = decode_shard(writable, record, FEATURES, "memory://shard.npz")
+    assert numpy.shares_memory(shared["pixels"], numpy.frombuffer(writable, dtype=numpy.uint8))
+    for name, expected in shard_arrays(2).items():
+        numpy.testing.assert_array_equal(from_bytes[name], expected)
+        numpy.testing.assert_array_equal(shared[name], expected)
+
+
+def test_a_fortran_ordered_member_is_read_in_its_logical_order(tmp_path):
+    features = (TensorSpecification("values", "float64", (2,)),)
+    values = numpy.asfortranarray(numpy.arange(6, dtype=numpy.float64).reshape(3, 2))
+    data = archive_of({"values.npy": npy_bytes(values)})
+    record = record_for(tmp_path, "fortran.npz", data, rows=3)
+    read = read_shard(tmp_path, record, features)["values"]
+    numpy.testing.assert_array_equal(read, values)
+    assert read.flags.f_contiguous
+
+
+@pytest.mark.parametrize(
+    ("compression", "version", "trailing"),
+    [
+        (zipfile.ZIP_DEFLATED, None, b""),  # numpy.savez_compressed's archives
+        (zipfile.ZIP_STORED, (3, 0), b""),  # a .npy version the fast path leaves to numpy
+        (zipfile.ZIP_STORED, None, b"trailing bytes"),  # sizes that do not add up
+    ],
+)
+def test_archives_off_the_fast_path_are_decoded_by_numpy(tmp_path, compression, version, trailing):
+    expected = shard_arrays(3)
+    members = {f"{name}.npy": npy_bytes(array, version) + trailing for name, array in expected.items()}
+    record = record_for(tmp_path, "other.npz", archive_of(members, compression), rows=3)
+    arrays = read_shard(tmp_path, record, FEATURES)
+    for name, array in expected.items():
+        numpy.testing.assert_array_equal(arrays[name], array)
+        assert owner_of(arrays[name]).flags.owndata
+
+
+def test_a_compressed_member_with_a_wrong_crc_is_refused(tmp_path):
+    # A stored member's bytes are covered by the file's SHA-256; a compressed one is inflated by zipfile,
+    # which checks its CRC-32. The digest below is the corrupt file's, so only the CRC can catch it.
+    data = bytearray(
+        archive_of({"pixels.npy": npy_bytes(numpy.zeros((3, 4), numpy.float32))}, zipfile.ZIP_DEFLATED)
+    )
+    directory = data.index(b"PK\x01\x02")
+    data[directory + 16] ^= 0xFF  # the CRC-32 recorded in the central directory
+    record = record_for(tmp_path, "corrupt.npz", bytes(data), rows=3)
     with pytest.raises(ContractError, match=r"cannot be read as a numpy archive .*CRC"):
         read_shard(tmp_path, record, FEATURES)
+
+
+def test_a_member_that_is_not_an_array_is_refused(tmp_path):
+    record = record_for(tmp_path, "text.npz", archive_of({"pixels.npy": b"not an array at all"}))
+    with pytest.raises(ContractError, match=r"cannot be read as a numpy archive .*magic"):
+        read_shard(tmp_path, record, FEATURES)
+
+
+def test_a_member_held_twice_is_refused(tmp_path):
+    member = npy_bytes(numpy.zeros((1, 4), numpy.float32))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("pixels.npy", member)
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            archive.writestr("pixels.npy", member)
+    record = record_for(tmp_path, "twice.npz", buffer.getvalue())
+    with pytest.raises(ContractError, match=re.escape("holds the member 'pixels.npy' twice")):
+        read_shard(tmp_path, record, FEATURES)
+
+
+@pytest.mark.parametrize(
+    ("field_offset", "value", "message"),
+    [
+        (8, (1).to_bytes(2, "little"), "encrypted, password required"),  # the encrypted flag
+        (42, (1).to_bytes(4, "little"), "Bad magic number for file header"),  # a local header off by one
+        (42, (2**31).to_bytes(4, "little"), "cannot be read as a numpy archive"),  # beyond the file
+    ],
+)
+def test_a_member_whose_directory_entry_is_wrong_is_refused(tmp_path, field_offset, value, message):
+    data = bytearray(archive_of({"pixels.npy": npy_bytes(numpy.zeros((1, 4), numpy.float32))}))
+    directory = data.index(b"PK\x01\x02")
+    data[directory + field_offset : directory + field_offset + len(value)] = value
+    record = record_for(tmp_path, "wrong.npz", bytes(data))
+    with pytest.raises(ContractError, match=message) as caught:
+        read_shard(tmp_path, record, FEATURES)
+    assert caught.value.source == str(tmp_path / "wrong.npz")
 
 
 def test_a_shard_with_the_wrong_arrays_is_refused(tmp_path):
@@ -507,3 +626,34 @@ def test_a_shard_whose_rows_differ_from_the_manifest_is_refused(tmp_path):
     understated = ShardRecord(record.path, 2, record.sha256)
     with pytest.raises(ContractError, match="the shard holds 3 rows, the manifest says 2"):
         read_shard(tmp_path, understated, FEATURES)
+
+
+def test_the_buffer_file_reads_and_seeks_like_a_file_without_copying_the_buffer():
+    from shared_contracts.dataset import _BufferFile
+
+    file = io.BufferedReader(_BufferFile(memoryview(b"0123456789")))
+    assert file.readable()
+    assert file.seekable()
+    assert file.read(3) == b"012"
+    assert file.seek(-2, io.SEEK_END) == 8
+    assert file.read() == b"89"
+    assert file.seek(-100, io.SEEK_CUR) == 0  # never before the start
+    assert file.read(4) == b"0123"
+    assert file.read(100) == b"456789"
+    assert file.read(1) == b""
+
+
+def test_a_shard_larger_than_one_read_chunk_is_hashed_and_read_whole(tmp_path):
+    from shared_contracts.dataset import _READ_CHUNK_SIZE
+
+    features = (TensorSpecification("values", "float64", (1024,)),)
+    rows = 2 * _READ_CHUNK_SIZE // (1024 * 8) + 3  # two chunks and a part
+    values = numpy.random.default_rng(0).random((rows, 1024))
+    record = write_shard(tmp_path, "large.npz", {"values": values}, features)
+    assert (tmp_path / "large.npz").stat().st_size > 2 * _READ_CHUNK_SIZE
+    numpy.testing.assert_array_equal(read_shard(tmp_path, record, features)["values"], values)
+    data = bytearray((tmp_path / "large.npz").read_bytes())
+    data[_READ_CHUNK_SIZE + 10] ^= 0x01  # one bit in the second chunk
+    (tmp_path / "large.npz").write_bytes(bytes(data))
+    with pytest.raises(ContractError, match="SHA-256 does not match"):
+        read_shard(tmp_path, record, features)

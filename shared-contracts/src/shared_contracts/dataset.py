@@ -10,7 +10,11 @@ the data.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import math
+import os
+import struct
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -270,43 +274,178 @@ def write_shard(
 def read_shard(
     directory: str | Path, shard: ShardRecord, features: tuple[TensorSpecification, ...]
 ) -> dict[str, numpy.ndarray]:
-    """Read one shard, verifying its SHA-256, its arrays and its row count; never unpickles anything."""
+    """Read one shard, verifying its SHA-256, its arrays and its row count; never unpickles anything.
+
+    The file is read into one writable buffer, a chunk at a time, each chunk hashed while it is still in
+    the processor's cache; the arrays are then views of that buffer (see :func:`decode_shard`). So reading
+    a shard costs one read and one digest, and nothing else: on several threads, as fast as reading the
+    files plainly (``benchmarks/data-backend``).
+    """
     path = Path(directory) / shard.path
+    digest = hashlib.sha256()
     try:
-        data = path.read_bytes()
+        with open(path, "rb", buffering=0) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            data = numpy.empty(size, dtype=numpy.uint8)  # not zeroed first, unlike bytearray(size)
+            view, filled = memoryview(data), 0
+            while filled < size and (count := handle.readinto(view[filled : filled + _READ_CHUNK_SIZE])):
+                digest.update(view[filled : filled + count])
+                filled += count
     except FileNotFoundError:
         raise ContractError("the shard file is missing; prepare the dataset again", source=path) from None
     except OSError as error:
         raise ContractError(f"the shard file cannot be read ({error})", source=path) from None
-    return decode_shard(data, shard, features, str(path))
+    return _decode_hashed(data[:filled], digest.hexdigest(), shard, features, str(path))
+
+
+_READ_CHUNK_SIZE = 1024 * 1024
+"""How much of a shard file is read, then hashed, at a time: small enough to stay in the cache (measured
+faster than 2 MiB and more), large enough to cost few system calls."""
 
 
 def decode_shard(
-    data: bytes, shard: ShardRecord, features: tuple[TensorSpecification, ...], source: str
+    data: bytes | bytearray | memoryview | numpy.ndarray,
+    shard: ShardRecord,
+    features: tuple[TensorSpecification, ...],
+    source: str,
 ) -> dict[str, numpy.ndarray]:
     """Check and decode a shard's bytes however they were fetched (a local file, object storage, memory).
 
     Verifies the SHA-256, the archive, the arrays and the row count; never unpickles anything. ``source``
     names where the bytes came from, for the error messages.
+
+    Decoding copies nothing where it can: an uncompressed member whose data is aligned for its dtype
+    becomes a view of ``data`` when ``data`` is writable (a ``bytearray``, a numpy buffer); from read-only
+    bytes, or where a member is compressed or misaligned, the array is a copy. Either way every array is
+    writable and aligned. The members' CRC-32 are not computed again: the SHA-256 already covers every
+    byte of the file.
     """
+    return _decode_hashed(data, sha256_bytes(data), shard, features, source)
+
+
+def _decode_hashed(
+    data: bytes | bytearray | memoryview | numpy.ndarray,
+    digest: str,
+    shard: ShardRecord,
+    features: tuple[TensorSpecification, ...],
+    source: str,
+) -> dict[str, numpy.ndarray]:
+    """:func:`decode_shard` for bytes whose SHA-256 ``digest`` is already known."""
     path = source
-    if sha256_bytes(data) != shard.sha256:
+    if digest != shard.sha256:
         raise ContractError(
             "the shard's SHA-256 does not match the manifest: the file is corrupt or was changed. "
             "Prepare the dataset again (the model's `prepare-data --force`)",
             source=path,
         )
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise ContractError("the shard is not a numpy .npz archive", source=path)
+    buffer = memoryview(data).cast("B")
     try:
-        with numpy.load(io.BytesIO(data), allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (ValueError, OSError, zipfile.BadZipFile) as error:
-        raise ContractError(f"the shard cannot be read as a numpy archive ({error})", source=path) from None
+        archive = zipfile.ZipFile(_BufferFile(buffer))
+    except zipfile.BadZipFile:
+        raise ContractError("the shard is not a numpy .npz archive", source=path) from None
+    arrays: dict[str, numpy.ndarray] = {}
+    with archive:
+        for member in archive.infolist():
+            name = member.filename.removesuffix(".npy")
+            if name in arrays:
+                raise ContractError(f"the shard holds the member {member.filename!r} twice", source=path)
+            try:
+                array = _stored_array(buffer, member)
+                if array is None:  # the general path, which also reports what is wrong
+                    with archive.open(member) as stream:
+                        array = numpy.lib.format.read_array(stream, allow_pickle=False)
+            except (
+                ValueError,
+                OSError,
+                zipfile.BadZipFile,
+                EOFError,
+                RuntimeError,
+                NotImplementedError,
+            ) as error:
+                raise ContractError(
+                    f"the shard cannot be read as a numpy archive ({error})", source=path
+                ) from None
+            arrays[name] = array
     rows = _check_shard_arrays(arrays, features, str(path))
     if rows != shard.rows:
         raise ContractError(f"the shard holds {rows} rows, the manifest says {shard.rows}", source=path)
     return arrays
+
+
+class _BufferFile(io.RawIOBase):
+    """A read-only, seekable file over a memory buffer, without the copy ``io.BytesIO`` makes of it."""
+
+    def __init__(self, buffer: memoryview) -> None:
+        self._buffer = buffer
+        self._position = 0
+
+    def readable(self) -> bool:
+        """Always: the file is read."""
+        return True
+
+    def seekable(self) -> bool:
+        """Always: ``zipfile`` seeks to the central directory at the end."""
+        return True
+
+    def tell(self) -> int:
+        """The current position."""
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move to ``offset`` from the start, the current position or the end; returns the new position."""
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._buffer)}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, target: Any) -> int:
+        """Copy the next bytes into ``target``; returns how many (0 at the end)."""
+        chunk = self._buffer[self._position : self._position + len(target)]
+        target[: len(chunk)] = chunk
+        self._position += len(chunk)
+        return len(chunk)
+
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")
+"""A zip member's local header: signature, then the lengths of its file name and extra field at bytes 26-29."""
+
+_ENCRYPTED = 0x1
+"""The flag bit of an encrypted zip member."""
+
+_NPY_HEADER_READERS = {
+    (1, 0): numpy.lib.format.read_array_header_1_0,
+    (2, 0): numpy.lib.format.read_array_header_2_0,
+}
+"""The ``.npy`` format versions the fast path reads, with numpy's reader of each one's header."""
+
+
+def _stored_array(buffer: memoryview, member: zipfile.ZipInfo) -> numpy.ndarray | None:
+    """A view of an uncompressed ``.npy`` member's array inside ``buffer``, or ``None`` to decode it normally.
+
+    ``None`` sends anything unusual to the general path, which decodes it or says what is wrong: a
+    compressed or encrypted member, a local header that is not where the directory says, a member that is
+    not ``.npy`` version 1.0 or 2.0, an object dtype, or sizes that do not add up.
+    """
+    if member.compress_type != zipfile.ZIP_STORED or member.flag_bits & _ENCRYPTED:
+        return None
+    try:
+        signature, name_length, extra_length = _LOCAL_HEADER.unpack_from(buffer, member.header_offset)
+        start = member.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+        header = io.BytesIO(buffer[start : start + min(member.file_size, 65_536)])
+        read_header = _NPY_HEADER_READERS[numpy.lib.format.read_magic(header)]
+        shape, fortran_order, dtype = read_header(header)
+    except (struct.error, ValueError, KeyError):
+        return None
+    offset, count = start + header.tell(), math.prod(shape)
+    if (
+        signature != b"PK\x03\x04"
+        or dtype.hasobject
+        or offset + count * dtype.itemsize != start + member.file_size
+    ):
+        return None
+    array = numpy.frombuffer(buffer, dtype=dtype, count=count, offset=offset)
+    if buffer.readonly or offset % dtype.alignment:
+        array = array.copy()
+    return array.reshape(shape, order="F" if fortran_order else "C")
 
 
 def _check_shard_arrays(

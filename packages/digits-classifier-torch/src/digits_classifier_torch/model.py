@@ -426,7 +426,7 @@ class ShardStream:
         worker: int = 0,
         workers: int = 1,
         prefetch: int = 4,
-        threads: int = 2,
+        threads: int = 4,
     ) -> None:
         if not 0 <= rank < world_size or not 0 <= worker < workers:
             raise ZooError(
