@@ -1113,7 +1113,10 @@ def _train_epochs(
             history = torch.from_numpy(batch["history"]).to(device)
             target = torch.from_numpy(batch["target"]).to(device)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_function(network(history), target)
+            # Mixed precision (bfloat16) on GPUs: only the linear layers run in bfloat16; the shift, the scaling
+            # back to ppm and the loss stay in float32. On the CPU nothing changes, so results stay bit-identical.
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                loss = loss_function(network(history), target)
             loss.backward()
             optimizer.step()
             total_loss += loss.item() * len(target)
