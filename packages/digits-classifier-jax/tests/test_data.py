@@ -42,7 +42,10 @@ def test_preparing_again_keeps_an_intact_dataset_untouched(dataset_copy):
 def test_a_damaged_dataset_is_refused_until_prepared_again_with_force(dataset_copy):
     shard = next((dataset_copy / "test").glob("*.npz"))
     shard.write_bytes(shard.read_bytes()[:-10])
-    with pytest.raises(model.ZooError, match=r"SHA-256 does not match.*use --force"):
+    with pytest.raises(
+        model.ZooError,
+        match=r"SHA-256 does not match.*prepare the dataset again: run `[a-z-]+ prepare-data --force`$",
+    ):
         model.prepare_dataset(dataset_copy)
     manifest = model.prepare_dataset(dataset_copy, force=True)
     manifest.verify(dataset_copy)

@@ -334,8 +334,8 @@ def _decode_hashed(
     path = source
     if digest != shard.sha256:
         raise ContractError(
-            "the shard's SHA-256 does not match the manifest: the file is corrupt or was changed. "
-            "Prepare the dataset again (the model's `prepare-data --force`)",
+            "the shard's SHA-256 does not match the manifest: the file is corrupt or was changed; "
+            "prepare the dataset again",
             source=path,
         )
     buffer = memoryview(data).cast("B")

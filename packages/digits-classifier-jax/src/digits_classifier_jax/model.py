@@ -300,7 +300,7 @@ def prepare_dataset(directory: Path, *, force: bool = False) -> DatasetManifest:
             manifest = DatasetManifest.load(directory)
             manifest.verify(directory)
         except ContractError as error:
-            raise ZooError(f"{error}. To prepare the dataset again, use --force") from None
+            raise ZooError(f"{error}: run `{MODEL_NAME} prepare-data --force`") from None
         return manifest
     from sklearn.datasets import load_digits
 
