@@ -140,28 +140,30 @@ def main() -> None:
         size = sum((directory / shard.path).stat().st_size for shard in manifest.split("train").shards)
         rows = manifest.split("train").rows
         raw_read(directory, manifest)  # warm the page cache, in case it cannot be dropped
-        sides = {
-            "raw read, one file after the other": lambda: raw_read(directory, manifest),
-            f"raw read on {arguments.threads} threads": lambda: raw_parallel_read(
-                directory, manifest, arguments.threads
+        sides = {  # each side, and what it must return: every byte read, or every example delivered
+            "raw read, one file after the other": (lambda: raw_read(directory, manifest), size),
+            f"raw read on {arguments.threads} threads": (
+                lambda: raw_parallel_read(directory, manifest, arguments.threads),
+                size,
             ),
             f"ShardStream, batch {arguments.batch_size}, {arguments.threads} threads, prefetch "
-            f"{arguments.prefetch}": lambda: stream(
-                directory, arguments.batch_size, 0, arguments.threads, arguments.prefetch
+            f"{arguments.prefetch}": (
+                lambda: stream(directory, arguments.batch_size, 0, arguments.threads, arguments.prefetch),
+                rows,
             ),
         }
         timings: dict[str, list[float]] = {name: [] for name in sides}
         processor: dict[str, list[float]] = {name: [] for name in sides}
         cold = True
         for _ in range(arguments.repetitions):
-            for name, side in sides.items():
+            for name, (side, expected) in sides.items():
                 cold = drop_page_cache() and cold
                 start, processor_start = time.perf_counter(), processor_seconds()
                 result = side()
                 timings[name].append(time.perf_counter() - start)
                 processor[name].append(processor_seconds() - processor_start)
-                if result not in (size, rows):  # every byte read, or every example delivered
-                    raise SystemExit(f"{name} returned {result:,}, expected {size:,} bytes or {rows:,} rows")
+                if result != expected:
+                    raise SystemExit(f"{name} returned {result:,}, expected {expected:,}")
         medians = {name: statistics.median(values) for name, values in timings.items()}
         consumption = training_examples_per_second()
         print(f"dataset: {arguments.shards} shards, {rows:,} examples, {size / 2**30:.2f} GiB")

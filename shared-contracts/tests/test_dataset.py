@@ -573,6 +573,16 @@ def test_a_member_that_is_not_an_array_is_refused(tmp_path):
         read_shard(tmp_path, record, FEATURES)
 
 
+def test_a_member_whose_data_runs_past_the_end_of_the_file_is_refused(tmp_path):
+    header = npy_bytes(numpy.zeros((100_000, 4), numpy.float32))[:128]  # 1.6 MB announced, 16 bytes there
+    data = bytearray(archive_of({"pixels.npy": header + bytes(16)}))
+    directory = data.index(b"PK\x01\x02")
+    data[directory + 20 : directory + 28] = (10**7).to_bytes(4, "little") * 2  # the member's sizes, too large
+    record = record_for(tmp_path, "short.npz", bytes(data))
+    with pytest.raises(ContractError, match=re.escape("a member's data runs past the end of the file")):
+        read_shard(tmp_path, record, FEATURES)
+
+
 def test_a_member_held_twice_is_refused(tmp_path):
     member = npy_bytes(numpy.zeros((1, 4), numpy.float32))
     buffer = io.BytesIO()
@@ -590,7 +600,8 @@ def test_a_member_held_twice_is_refused(tmp_path):
     [
         (8, (1).to_bytes(2, "little"), "encrypted, password required"),  # the encrypted flag
         (42, (1).to_bytes(4, "little"), "Bad magic number for file header"),  # a local header off by one
-        (42, (2**31).to_bytes(4, "little"), "cannot be read as a numpy archive"),  # beyond the file
+        (42, (2**31).to_bytes(4, "little"), "Truncated file header"),  # beyond the file
+        (10, (99).to_bytes(2, "little"), "compression method is not supported"),  # an unknown compression
     ],
 )
 def test_a_member_whose_directory_entry_is_wrong_is_refused(tmp_path, field_offset, value, message):

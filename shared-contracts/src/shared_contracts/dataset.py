@@ -354,14 +354,12 @@ def _decode_hashed(
                 if array is None:  # the general path, which also reports what is wrong
                     with archive.open(member) as stream:
                         array = numpy.lib.format.read_array(stream, allow_pickle=False)
-            except (
-                ValueError,
-                OSError,
-                zipfile.BadZipFile,
-                EOFError,
-                RuntimeError,
-                NotImplementedError,
-            ) as error:
+            except EOFError:  # zipfile's, raised without a message
+                raise ContractError(
+                    "the shard cannot be read as a numpy archive (a member's data runs past the end of the file)",
+                    source=path,
+                ) from None
+            except (ValueError, OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as error:
                 raise ContractError(
                     f"the shard cannot be read as a numpy archive ({error})", source=path
                 ) from None
