@@ -28,6 +28,7 @@ def test_the_committed_help_reference_is_current():
     assert "The AdamW step size" in current
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_module_entry_point_prints_help with digits-classifier-torch->carbon-dioxide-forecaster-torch
 def test_module_entry_point_prints_help(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["carbon-dioxide-forecaster-torch", "--help"])
     with pytest.raises(SystemExit) as stopped:
@@ -36,6 +37,7 @@ def test_module_entry_point_prints_help(monkeypatch, capsys):
     assert "prepare-data" in capsys.readouterr().out
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.directories
 def directories(tmp_path, dataset_directory):
     return {
         "dataset": ["--dataset-directory", str(dataset_directory)],
@@ -105,6 +107,7 @@ def test_every_step_from_the_command_line(tmp_path, dataset_directory, capsys):
     assert RunRecord.load(tmp_path / "baseline").run_identifier == "first"
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_a_failed_reproduction_exits_with_one
 def test_a_failed_reproduction_exits_with_one(tmp_path, dataset_directory, tiny_run, capsys):
     import dataclasses
     import shutil
@@ -126,6 +129,7 @@ def test_a_failed_reproduction_exits_with_one(tmp_path, dataset_directory, tiny_
     assert "NOT reproduced" in capsys.readouterr().out
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_reproducing_the_baseline_by_name
 def test_reproducing_the_baseline_by_name(tmp_path, dataset_directory, capsys):
     status = model.main(["reproduce", "baseline", "--dataset-directory", str(tmp_path / "empty")])
     if (model.BASELINE_DIRECTORY / "run.json").exists():
@@ -164,6 +168,7 @@ def test_resume_from_the_command_line(tmp_path, dataset_directory, capsys):
     assert "already complete" in capsys.readouterr().err
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_errors_say_what_to_do
 def test_errors_say_what_to_do(tmp_path, dataset_directory, capsys):
     where = directories(tmp_path, dataset_directory)
     assert model.main(["export", "--run", "missing", *where["dataset"], *where["runs"]]) == 2
@@ -179,6 +184,7 @@ def test_errors_say_what_to_do(tmp_path, dataset_directory, capsys):
     assert "not valid JSON" in capsys.readouterr().err
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_run_directories_never_collide
 def test_run_directories_never_collide(tmp_path):
     first = model.new_run_directory(tmp_path, model.Configuration())
     first.mkdir()
@@ -189,6 +195,7 @@ def test_run_directories_never_collide(tmp_path):
     assert third.name.startswith("prefix-")
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_latest_picks_the_newest_completed_run
 def test_latest_picks_the_newest_completed_run(tmp_path, tiny_run):
     import shutil
 

@@ -129,6 +129,7 @@ def test_windows_and_the_seasonal_naive_forecast_by_hand():
     assert early["history"][0].tolist() == list(range(model.WINDOW_WEEKS))  # never before the series starts
 
 
+# Copied from digits-classifier-torch:tests.test_data.test_preparing_again_keeps_an_intact_dataset_untouched
 def test_preparing_again_keeps_an_intact_dataset_untouched(dataset_copy):
     manifest_path = dataset_copy / "manifest.json"
     before = manifest_path.stat().st_mtime_ns
@@ -151,11 +152,13 @@ def test_a_damaged_dataset_is_refused_until_prepared_again_with_force(dataset_co
     assert not any(name.endswith((".partial", ".previous")) for name in os.listdir(dataset_copy.parent))
 
 
+# Copied from digits-classifier-torch:tests.test_data.test_a_missing_dataset_says_to_prepare_it
 def test_a_missing_dataset_says_to_prepare_it(tmp_path):
     with pytest.raises(ContractError, match="prepare-data"):
         model.BatchLoader(tmp_path / "nowhere", "train", batch_size=4)
 
 
+# Copied from digits-classifier-torch:tests.test_data.test_a_tampered_shard_is_refused_by_the_loader
 def test_a_tampered_shard_is_refused_by_the_loader(dataset_copy):
     shard = next((dataset_copy / "train").glob("*.npz"))
     data = bytearray(shard.read_bytes())
@@ -193,6 +196,7 @@ def test_ranks_see_every_window_exactly_once(dataset_directory):
     assert sorted(everything.tolist()) == sorted(full.tolist())
 
 
+# Copied from digits-classifier-torch:tests.test_data.test_a_rank_outside_the_world_is_refused
 def test_a_rank_outside_the_world_is_refused(dataset_directory):
     with pytest.raises(model.ZooError, match=r"rank must be in \[0, 2\)"):
         model.BatchLoader(dataset_directory, "train", batch_size=4, rank=2, world_size=2)

@@ -33,6 +33,7 @@ def memory_dataset(dataset_directory, request):
     memory.rm(root, recursive=True)
 
 
+# Copied from digits-classifier-torch:tests.test_data_backend.many_shards
 @pytest.fixture
 def many_shards(tmp_path):
     """A dataset of 1,000 numbered examples in 13 shards of unequal sizes."""
@@ -57,6 +58,7 @@ def test_a_dataset_in_object_storage_loads_like_a_local_one(dataset_directory, m
         numpy.testing.assert_array_equal(first["target"], second["target"])
 
 
+# Copied from digits-classifier-torch:tests.test_data_backend.test_training_from_object_storage_is_bit_identical
 def test_training_from_object_storage_is_bit_identical(tiny_run, memory_dataset, tmp_path):
     record = model.train(
         TINY, dataset_directory=memory_dataset, run_directory=tmp_path / "remote", progress=False
@@ -64,6 +66,7 @@ def test_training_from_object_storage_is_bit_identical(tiny_run, memory_dataset,
     assert [c.sha256 for c in record.checkpoints] == [c.sha256 for c in RunRecord.load(tiny_run).checkpoints]
 
 
+# Copied from digits-classifier-torch:tests.test_data_backend.test_remote_problems_are_named
 def test_remote_problems_are_named(memory_dataset):
     memory = fsspec.filesystem("memory")
     root = memory_dataset.removeprefix("memory://")
@@ -86,6 +89,7 @@ def test_remote_problems_are_named(memory_dataset):
         model.load_manifest("memory://nowhere/at/all")
 
 
+# Copied from digits-classifier-torch:tests.test_data_backend.test_every_example_is_streamed_exactly_once_per_epoch_across_ranks_and_workers
 def test_every_example_is_streamed_exactly_once_per_epoch_across_ranks_and_workers(many_shards):
     for epoch in (1, 2):
         seen = []
@@ -112,12 +116,14 @@ def test_every_example_is_streamed_exactly_once_per_epoch_across_ranks_and_worke
         numpy.testing.assert_array_equal(batch["double"][:, 1], batch["value"] * 2)  # rows stay whole
 
 
+# Copied from digits-classifier-torch:tests.test_data_backend.test_an_unshuffled_stream_keeps_the_stored_order
 def test_an_unshuffled_stream_keeps_the_stored_order(many_shards):
     stream = model.ShardStream(many_shards, "train", batch_size=50, shuffle=False, prefetch=1, threads=1)
     values = [value for batch in stream.batches(0) for value in batch["value"].tolist()]
     assert values == list(range(1000))
 
 
+# Copied from digits-classifier-torch:tests.test_data_backend.test_a_tampered_shard_stops_the_stream
 def test_a_tampered_shard_stops_the_stream(many_shards):
     shard = next((many_shards / "train").glob("shard-005.npz"))
     shard.write_bytes(shard.read_bytes()[:-4])
@@ -126,6 +132,7 @@ def test_a_tampered_shard_stops_the_stream(many_shards):
         list(stream.batches(0))
 
 
+# Copied from digits-classifier-torch:tests.test_data_backend.test_impossible_stream_settings_are_refused
 @pytest.mark.parametrize(
     ("options", "message"),
     [

@@ -23,6 +23,7 @@ RELATIVE_METRIC_DIFFERENCE = 1e-6
 """How far a metric of the two runs may differ, relative to its value: measured 2e-8 on the test error."""
 
 
+# Copied from digits-classifier-torch:tests.test_distributed.torchrun with digits-classifier-torch->carbon-dioxide-forecaster-torch
 def torchrun(arguments, environment=None):
     return subprocess.run(
         [
@@ -38,6 +39,7 @@ def torchrun(arguments, environment=None):
     )
 
 
+# Copied from digits-classifier-torch:tests.test_distributed.weights
 def weights(run_directory):
     record = RunRecord.load(run_directory)
     tensors = safetensors.torch.load_file(run_directory / record.checkpoints[-1].path)

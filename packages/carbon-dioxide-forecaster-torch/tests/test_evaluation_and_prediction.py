@@ -113,6 +113,7 @@ def test_predictors_refuse_wrong_inputs(tiny_run, exported):
         model.load_onnx_predictor(exported.version_directory).predict({"pixels": numpy.zeros((1, 104))})
 
 
+# Copied from digits-classifier-torch:tests.test_evaluation_and_prediction.test_a_changed_onnx_file_is_refused
 def test_a_changed_onnx_file_is_refused(exported, tmp_path):
     import shutil
 
@@ -124,6 +125,7 @@ def test_a_changed_onnx_file_is_refused(exported, tmp_path):
         model.load_onnx_predictor(copy)
 
 
+# Copied from digits-classifier-torch:tests.test_evaluation_and_prediction.test_an_unfinished_run_has_no_predictor
 def test_an_unfinished_run_has_no_predictor(tiny_run_copy):
     RunRecord.load(tiny_run_copy).evolve(status="interrupted").save(tiny_run_copy)
     with pytest.raises(model.ZooError, match="train --resume"):
@@ -221,6 +223,7 @@ def test_a_binary_csv_is_refused(tmp_path):
         model.read_prediction_input(path)
 
 
+# Copied from digits-classifier-torch:tests.test_evaluation_and_prediction.test_pickled_numpy_inputs_are_refused
 def test_pickled_numpy_inputs_are_refused(tmp_path):
     path = tmp_path / "objects.npy"
     numpy.save(path, numpy.array([{"a": 1}], dtype=object), allow_pickle=True)

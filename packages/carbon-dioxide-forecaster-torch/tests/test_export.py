@@ -45,6 +45,7 @@ def test_one_self_contained_file_with_a_dynamic_batch_dimension(exported, tiny_r
         assert numpy.abs(forecast - expected).max() <= model.PARITY_TOLERANCE
 
 
+# Copied from digits-classifier-torch:tests.test_export.test_versions_follow_each_other_and_existing_ones_are_kept
 def test_versions_follow_each_other_and_existing_ones_are_kept(tiny_run, dataset_directory, tmp_path):
     repository = tmp_path / "repository"
     first = model.export(tiny_run, repository, dataset_directory=dataset_directory)
@@ -57,6 +58,7 @@ def test_versions_follow_each_other_and_existing_ones_are_kept(tiny_run, dataset
     assert available_versions(repository / model.MODEL_NAME) == [1, 2]
 
 
+# Copied from digits-classifier-torch:tests.test_export.test_a_failing_export_leaves_the_repository_unchanged
 def test_a_failing_export_leaves_the_repository_unchanged(tiny_run, dataset_copy, tmp_path):
     for shard in (dataset_copy / "test").glob("*.npz"):
         shard.unlink()

@@ -15,6 +15,7 @@ from tiny_configuration import TINY
 from shared_contracts import DatasetManifest, RunRecord, sha256_file
 
 
+# Copied from digits-classifier-torch:tests.test_training.checkpoint_digests
 def checkpoint_digests(run_directory):
     return [sha256_file(run_directory / c.path) for c in RunRecord.load(run_directory).checkpoints]
 
@@ -42,6 +43,7 @@ def test_a_tiny_run_writes_a_complete_run_directory(tiny_run, dataset_directory)
     assert "epoch 2" in (tiny_run / "training.log").read_text()
 
 
+# Copied from digits-classifier-torch:tests.test_training.test_two_runs_with_the_same_seed_are_bit_identical
 def test_two_runs_with_the_same_seed_are_bit_identical(tiny_run, dataset_directory, tmp_path):
     again = tmp_path / "again"
     record = model.train(TINY, dataset_directory=dataset_directory, run_directory=again, progress=False)
@@ -50,6 +52,7 @@ def test_two_runs_with_the_same_seed_are_bit_identical(tiny_run, dataset_directo
     assert record.final_metrics == RunRecord.load(tiny_run).final_metrics
 
 
+# Copied from digits-classifier-torch:tests.test_training.test_another_seed_gives_other_weights
 def test_another_seed_gives_other_weights(tiny_run, dataset_directory, tmp_path):
     other = tmp_path / "other"
     configuration = dataclasses.replace(TINY, seed=1, epochs=1)
@@ -57,6 +60,7 @@ def test_another_seed_gives_other_weights(tiny_run, dataset_directory, tmp_path)
     assert checkpoint_digests(other)[0] != checkpoint_digests(tiny_run)[0]
 
 
+# Copied from digits-classifier-torch:tests.test_training.test_resuming_after_an_interruption_ends_bit_identical
 def test_resuming_after_an_interruption_ends_bit_identical(tiny_run, dataset_directory, tmp_path, capsys):
     run_directory = tmp_path / "interrupted"
     stopped = model.train(
@@ -70,6 +74,7 @@ def test_resuming_after_an_interruption_ends_bit_identical(tiny_run, dataset_dir
     assert resumed.epochs == RunRecord.load(tiny_run).epochs
 
 
+# Copied from digits-classifier-torch:tests.test_training.test_resuming_a_run_stopped_after_its_last_epoch_only_evaluates
 def test_resuming_a_run_stopped_after_its_last_epoch_only_evaluates(tiny_run, dataset_directory, tmp_path):
     run_directory = tmp_path / "last"
     model.train(TINY, dataset_directory=dataset_directory, run_directory=run_directory, stop_after_epoch=2)
@@ -80,6 +85,7 @@ def test_resuming_a_run_stopped_after_its_last_epoch_only_evaluates(tiny_run, da
     assert checkpoint_digests(run_directory) == checkpoint_digests(tiny_run)
 
 
+# Copied from digits-classifier-torch:tests.test_training.test_resuming_a_run_killed_before_its_first_checkpoint_starts_over
 def test_resuming_a_run_killed_before_its_first_checkpoint_starts_over(tiny_run, dataset_directory, tmp_path):
     run_directory = tmp_path / "early"
     model.train(TINY, dataset_directory=dataset_directory, run_directory=run_directory, stop_after_epoch=1)
@@ -114,12 +120,14 @@ def test_resuming_is_refused_when_it_cannot_be_exact(tiny_run, tiny_run_copy, da
         model.train(TINY, dataset_directory=dataset_directory, run_directory=tiny_run_copy, resume=True)
 
 
+# Copied from digits-classifier-torch:tests.test_training.test_a_checkpoint_of_another_configuration_is_refused
 def test_a_checkpoint_of_another_configuration_is_refused(tiny_run):
     record = RunRecord.load(tiny_run)
     with pytest.raises(model.ZooError, match="written with another configuration"):
         model.load_checkpoint(tiny_run, record.checkpoints[-1], dataclasses.replace(TINY, seed=5))
 
 
+# Copied from digits-classifier-torch:tests.test_training.test_an_existing_run_name_is_not_overwritten
 def test_an_existing_run_name_is_not_overwritten(tiny_run, dataset_directory):
     before = (tiny_run / "run.json").read_bytes()
     with pytest.raises(model.ZooError, match="resume it with --resume"):
@@ -127,6 +135,7 @@ def test_an_existing_run_name_is_not_overwritten(tiny_run, dataset_directory):
     assert (tiny_run / "run.json").read_bytes() == before
 
 
+# Copied from digits-classifier-torch:tests.test_training.test_a_run_that_fails_is_recorded_as_failed
 def test_a_run_that_fails_is_recorded_as_failed(dataset_copy, tmp_path):
     for shard in (dataset_copy / "validation").glob("*.npz"):
         shard.unlink()
@@ -137,6 +146,7 @@ def test_a_run_that_fails_is_recorded_as_failed(dataset_copy, tmp_path):
     assert "failed" in (run_directory / "training.log").read_text()
 
 
+# Copied from digits-classifier-torch:tests.test_training.InterruptAfterTheFirstEpoch
 class InterruptAfterTheFirstEpoch(logging.Handler):
     """Presses Ctrl-C, a real SIGINT to this process, when the model logs its first epoch.
 
@@ -227,6 +237,7 @@ def test_a_killed_training_process_resumes_bit_identical(dataset_directory, tmp_
     assert RunRecord.load(runs / "killed").epochs == RunRecord.load(runs / "clean").epochs
 
 
+# Copied from digits-classifier-torch:tests.test_training.test_devices
 def test_devices(monkeypatch):
     assert model.resolve_device("cpu") == torch.device("cpu")
     with pytest.raises(model.ZooError, match="device must be auto, cpu or cuda"):
@@ -242,6 +253,7 @@ def test_devices(monkeypatch):
     assert record.python.count(".") == 2
 
 
+# Copied from digits-classifier-torch:tests.test_training.test_code_lineage_in_and_outside_a_repository
 def test_code_lineage_in_and_outside_a_repository(tmp_path):
     outside = model.code_lineage(tmp_path)
     assert outside.revision is None
@@ -270,6 +282,7 @@ def test_code_lineage_in_and_outside_a_repository(tmp_path):
     assert model.git_output(["status"], tmp_path / "does-not-exist") is None
 
 
+# Copied from digits-classifier-torch:tests.test_training.test_lock_digest
 def test_lock_digest(tmp_path):
     assert model.lock_sha256(tmp_path) is None
     (tmp_path / "uv.lock").write_text("version = 1\n")

@@ -12,12 +12,14 @@ from shared_contracts import RunRecord
 HELP_FILE = model.PACKAGE_DIRECTORY / "command-line-help.txt"
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_the_committed_help_reference_is_current
 def test_the_committed_help_reference_is_current():
     """The documentation shows command-line-help.txt; regenerate it with ZOO_UPDATE_HELP=1 pytest."""
     current = model.command_line_help()
     if os.environ.get("ZOO_UPDATE_HELP") == "1":
         HELP_FILE.write_text(current)
-    # White space is folded: argparse's column widths differ between Python versions.
+    # White space is folded: argparse wraps usage lines by the program name's width, and its column widths differ
+    # between Python versions.
     committed = " ".join(HELP_FILE.read_text().split())
     assert committed == " ".join(current.split()), (
         "command-line-help.txt is stale: run ZOO_UPDATE_HELP=1 pytest"
@@ -28,6 +30,7 @@ def test_the_committed_help_reference_is_current():
     assert "The AdamW step size" in current
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_module_entry_point_prints_help with digits-classifier-torch->digits-classifier-jax
 def test_module_entry_point_prints_help(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["digits-classifier-jax", "--help"])
     with pytest.raises(SystemExit) as stopped:
@@ -36,6 +39,7 @@ def test_module_entry_point_prints_help(monkeypatch, capsys):
     assert "prepare-data" in capsys.readouterr().out
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.directories
 def directories(tmp_path, dataset_directory):
     return {
         "dataset": ["--dataset-directory", str(dataset_directory)],
@@ -44,6 +48,7 @@ def directories(tmp_path, dataset_directory):
     }
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_every_step_from_the_command_line
 def test_every_step_from_the_command_line(tmp_path, dataset_directory, capsys):
     where = directories(tmp_path, dataset_directory)
     assert model.main(["prepare-data", *where["dataset"]]) == 0
@@ -96,6 +101,7 @@ def test_every_step_from_the_command_line(tmp_path, dataset_directory, capsys):
     assert RunRecord.load(tmp_path / "baseline").run_identifier == "first"
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_a_failed_reproduction_exits_with_one
 def test_a_failed_reproduction_exits_with_one(tmp_path, dataset_directory, tiny_run, capsys):
     import dataclasses
     import shutil
@@ -117,6 +123,7 @@ def test_a_failed_reproduction_exits_with_one(tmp_path, dataset_directory, tiny_
     assert "NOT reproduced" in capsys.readouterr().out
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_reproducing_the_baseline_by_name
 def test_reproducing_the_baseline_by_name(tmp_path, dataset_directory, capsys):
     status = model.main(["reproduce", "baseline", "--dataset-directory", str(tmp_path / "empty")])
     if (model.BASELINE_DIRECTORY / "run.json").exists():
@@ -126,6 +133,7 @@ def test_reproducing_the_baseline_by_name(tmp_path, dataset_directory, capsys):
         assert "no run record here" in capsys.readouterr().err
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_the_whole_pipeline_in_one_command
 def test_the_whole_pipeline_in_one_command(tmp_path, dataset_directory, capsys):
     where = directories(tmp_path, dataset_directory)
     arguments = ["pipeline", *model.TINY_TRAINING_OPTIONS, "--no-progress", "--run-name", "whole"]
@@ -137,6 +145,7 @@ def test_the_whole_pipeline_in_one_command(tmp_path, dataset_directory, capsys):
     assert (tmp_path / "repository" / model.MODEL_NAME / "1" / "model.onnx").is_file()
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_resume_from_the_command_line
 def test_resume_from_the_command_line(tmp_path, dataset_directory, capsys):
     where = directories(tmp_path, dataset_directory)
     model.train(
@@ -154,6 +163,7 @@ def test_resume_from_the_command_line(tmp_path, dataset_directory, capsys):
     assert "already complete" in capsys.readouterr().err
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_errors_say_what_to_do
 def test_errors_say_what_to_do(tmp_path, dataset_directory, capsys):
     where = directories(tmp_path, dataset_directory)
     assert model.main(["export", "--run", "missing", *where["dataset"], *where["runs"]]) == 2
@@ -169,6 +179,7 @@ def test_errors_say_what_to_do(tmp_path, dataset_directory, capsys):
     assert "not valid JSON" in capsys.readouterr().err
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_run_directories_never_collide
 def test_run_directories_never_collide(tmp_path):
     first = model.new_run_directory(tmp_path, model.Configuration())
     first.mkdir()
@@ -179,6 +190,7 @@ def test_run_directories_never_collide(tmp_path):
     assert third.name.startswith("prefix-")
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_latest_picks_the_newest_completed_run
 def test_latest_picks_the_newest_completed_run(tmp_path, tiny_run):
     import shutil
 
@@ -196,6 +208,7 @@ def test_latest_picks_the_newest_completed_run(tmp_path, tiny_run):
     assert model.resolve_run(str(runs / "older"), tmp_path / "elsewhere") == runs / "older"
 
 
+# Copied from digits-classifier-torch:tests.test_command_line.test_default_directories_come_from_the_home
 def test_default_directories_come_from_the_home(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
     assert model.main(["prepare-data"]) == 0

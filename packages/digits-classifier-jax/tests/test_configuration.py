@@ -4,6 +4,7 @@ import pytest
 from digits_classifier_jax import model
 
 
+# Copied from digits-classifier-torch:tests.test_configuration.test_defaults_are_valid_and_round_trip
 def test_defaults_are_valid_and_round_trip():
     configuration = model.Configuration()
     assert model.Configuration.from_dict(configuration.to_dict()) == configuration
@@ -30,6 +31,7 @@ def test_invalid_values_are_refused_with_the_field_name(changes, message):
         model.Configuration(**changes)
 
 
+# Copied from digits-classifier-torch:tests.test_configuration.test_from_dict_converts_integers_to_floats_for_float_fields
 def test_from_dict_converts_integers_to_floats_for_float_fields():
     configuration = model.Configuration.from_dict({"learning_rate": 1, "epochs": 3})
     assert configuration.learning_rate == 1.0
@@ -37,6 +39,7 @@ def test_from_dict_converts_integers_to_floats_for_float_fields():
     assert configuration.epochs == 3
 
 
+# Copied from digits-classifier-torch:tests.test_configuration.test_from_dict_refuses_unknown_fields_and_wrong_types
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -51,6 +54,7 @@ def test_from_dict_refuses_unknown_fields_and_wrong_types(data, message):
         model.Configuration.from_dict(data)
 
 
+# Copied from digits-classifier-torch:tests.test_configuration.test_every_field_has_documentation_for_help
 def test_every_field_has_documentation_for_help():
     documentation = model.field_documentation(model.Configuration)
     assert set(documentation) == {field.name for field in dataclasses.fields(model.Configuration)}

@@ -7,6 +7,7 @@ from digits_classifier_jax import model
 from shared_contracts import ContractError, DatasetManifest
 
 
+# Copied from digits-classifier-torch:tests.test_data.test_prepared_dataset_holds_every_digit_in_a_stratified_split
 def test_prepared_dataset_holds_every_digit_in_a_stratified_split(dataset_directory):
     manifest = DatasetManifest.load(dataset_directory)
     manifest.verify(dataset_directory)
@@ -23,6 +24,7 @@ def test_prepared_dataset_holds_every_digit_in_a_stratified_split(dataset_direct
     assert loader.arrays["pixels"].max() == 16.0
 
 
+# Copied from digits-classifier-torch:tests.test_data.test_splits_do_not_overlap
 def test_splits_do_not_overlap():
     labels = numpy.repeat(numpy.arange(10), 20)
     parts = model.split_indices(labels, seed=3)
@@ -31,6 +33,7 @@ def test_splits_do_not_overlap():
     assert model.split_indices(labels, seed=3)["test"].tolist() == parts["test"].tolist()
 
 
+# Copied from digits-classifier-torch:tests.test_data.test_preparing_again_keeps_an_intact_dataset_untouched
 def test_preparing_again_keeps_an_intact_dataset_untouched(dataset_copy):
     manifest_path = dataset_copy / "manifest.json"
     before = manifest_path.stat().st_mtime_ns
@@ -39,6 +42,7 @@ def test_preparing_again_keeps_an_intact_dataset_untouched(dataset_copy):
     assert manifest_path.stat().st_mtime_ns == before
 
 
+# Copied from digits-classifier-torch:tests.test_data.test_a_damaged_dataset_is_refused_until_prepared_again_with_force
 def test_a_damaged_dataset_is_refused_until_prepared_again_with_force(dataset_copy):
     shard = next((dataset_copy / "test").glob("*.npz"))
     shard.write_bytes(shard.read_bytes()[:-10])
@@ -52,11 +56,13 @@ def test_a_damaged_dataset_is_refused_until_prepared_again_with_force(dataset_co
     assert not any(name.endswith((".partial", ".previous")) for name in os.listdir(dataset_copy.parent))
 
 
+# Copied from digits-classifier-torch:tests.test_data.test_a_missing_dataset_says_to_prepare_it
 def test_a_missing_dataset_says_to_prepare_it(tmp_path):
     with pytest.raises(ContractError, match="prepare-data"):
         model.BatchLoader(tmp_path / "nowhere", "train", batch_size=4)
 
 
+# Copied from digits-classifier-torch:tests.test_data.test_a_tampered_shard_is_refused_by_the_loader
 def test_a_tampered_shard_is_refused_by_the_loader(dataset_copy):
     shard = next((dataset_copy / "train").glob("*.npz"))
     data = bytearray(shard.read_bytes())
@@ -66,6 +72,7 @@ def test_a_tampered_shard_is_refused_by_the_loader(dataset_copy):
         model.BatchLoader(dataset_copy, "train", batch_size=4)
 
 
+# Copied from digits-classifier-torch:tests.test_data.test_the_order_is_fixed_by_seed_and_epoch
 def test_the_order_is_fixed_by_seed_and_epoch(dataset_directory):
     loader = model.BatchLoader(dataset_directory, "validation", batch_size=50, seed=7)
     first = [batch["label"].tolist() for batch in loader.batches(1)]
@@ -77,12 +84,14 @@ def test_the_order_is_fixed_by_seed_and_epoch(dataset_directory):
     assert sorted(label for batch in first for label in batch) == sorted(loader.arrays["label"].tolist())
 
 
+# Copied from digits-classifier-torch:tests.test_data.test_unshuffled_order_is_the_stored_order
 def test_unshuffled_order_is_the_stored_order(dataset_directory):
     loader = model.BatchLoader(dataset_directory, "test", batch_size=100, shuffle=False)
     joined = numpy.concatenate([batch["pixels"] for batch in loader.batches(5)])
     assert numpy.array_equal(joined, loader.arrays["pixels"])
 
 
+# Copied from digits-classifier-torch:tests.test_data.test_ranks_see_every_example_exactly_once
 def test_ranks_see_every_example_exactly_once(dataset_directory):
     seen = []
     for rank in range(3):
@@ -96,11 +105,13 @@ def test_ranks_see_every_example_exactly_once(dataset_directory):
     assert {row.tobytes() for row in everything} == {row.tobytes() for row in full}
 
 
+# Copied from digits-classifier-torch:tests.test_data.test_a_rank_outside_the_world_is_refused
 def test_a_rank_outside_the_world_is_refused(dataset_directory):
     with pytest.raises(model.ZooError, match=r"rank must be in \[0, 2\)"):
         model.BatchLoader(dataset_directory, "train", batch_size=4, rank=2, world_size=2)
 
 
+# Copied from digits-classifier-torch:tests.test_data.test_home_defaults
 def test_home_defaults(tmp_path, monkeypatch):
     monkeypatch.setenv("ZOO_HOME", str(tmp_path / "elsewhere"))
     assert model.zoo_home() == tmp_path / "elsewhere"

@@ -8,6 +8,7 @@ from PIL import Image
 from shared_contracts import ContractError, Predictor, RunRecord
 
 
+# Copied from digits-classifier-torch:tests.test_evaluation_and_prediction.test_evaluation_reports_every_class
 def test_evaluation_reports_every_class(tiny_run, dataset_directory):
     result = model.evaluate(tiny_run, dataset_directory, "test")
     assert result["examples"] == sum(scores["support"] for scores in result["classes"].values())
@@ -19,6 +20,7 @@ def test_evaluation_reports_every_class(tiny_run, dataset_directory):
     assert len(report.splitlines()) == 12
 
 
+# Copied from digits-classifier-torch:tests.test_evaluation_and_prediction.test_classification_report_by_hand
 def test_classification_report_by_hand():
     labels = numpy.array([0, 0, 1, 1, 2])
     predictions = numpy.array([0, 1, 1, 1, 0])
@@ -30,6 +32,7 @@ def test_classification_report_by_hand():
     assert report["9"] == {"precision": 0.0, "recall": 0.0, "f1_score": 0.0, "support": 0}
 
 
+# Copied from digits-classifier-torch:tests.test_evaluation_and_prediction.test_native_and_onnx_predictors_agree
 def test_native_and_onnx_predictors_agree(tiny_run, exported, dataset_directory):
     native = model.load_native_predictor(tiny_run)
     onnx_predictor = model.load_onnx_predictor(exported.version_directory)
@@ -43,6 +46,7 @@ def test_native_and_onnx_predictors_agree(tiny_run, exported, dataset_directory)
     assert single.shape == (1, 10)
 
 
+# Copied from digits-classifier-torch:tests.test_evaluation_and_prediction.test_predictors_refuse_wrong_inputs
 def test_predictors_refuse_wrong_inputs(tiny_run, exported):
     native = model.load_native_predictor(tiny_run)
     with pytest.raises(ContractError, match="must have shape"):
@@ -53,6 +57,7 @@ def test_predictors_refuse_wrong_inputs(tiny_run, exported):
         model.load_onnx_predictor(exported.version_directory).predict({"images": numpy.zeros((1, 64))})
 
 
+# Copied from digits-classifier-torch:tests.test_evaluation_and_prediction.test_a_changed_onnx_file_is_refused
 def test_a_changed_onnx_file_is_refused(exported, tmp_path):
     import shutil
 
@@ -64,12 +69,14 @@ def test_a_changed_onnx_file_is_refused(exported, tmp_path):
         model.load_onnx_predictor(copy)
 
 
+# Copied from digits-classifier-torch:tests.test_evaluation_and_prediction.test_an_unfinished_run_has_no_predictor
 def test_an_unfinished_run_has_no_predictor(tiny_run_copy):
     RunRecord.load(tiny_run_copy).evolve(status="interrupted").save(tiny_run_copy)
     with pytest.raises(model.ZooError, match="train --resume"):
         model.load_native_predictor(tiny_run_copy)
 
 
+# Copied from digits-classifier-torch:tests.test_evaluation_and_prediction.test_parity_failure_stops_the_export_with_figures
 def test_parity_failure_stops_the_export_with_figures(tmp_path):
     from shared_contracts import ParityReport
 
@@ -80,6 +87,7 @@ def test_parity_failure_stops_the_export_with_figures(tmp_path):
         model.require_parity(ParityReport(10, 0.0, 1e-4, False), tmp_path)
 
 
+# Copied from digits-classifier-torch:tests.test_evaluation_and_prediction.test_numpy_inputs_of_every_accepted_shape
 @pytest.mark.parametrize(
     ("array", "rows"),
     [
@@ -98,6 +106,7 @@ def test_numpy_inputs_of_every_accepted_shape(tmp_path, array, rows):
     assert read.sum() == pytest.approx(float(array.sum()))
 
 
+# Copied from digits-classifier-torch:tests.test_evaluation_and_prediction.test_wrong_numpy_inputs_are_refused
 @pytest.mark.parametrize(
     ("array", "message"),
     [
@@ -115,6 +124,7 @@ def test_wrong_numpy_inputs_are_refused(tmp_path, array, message):
         model.read_prediction_input(path)
 
 
+# Copied from digits-classifier-torch:tests.test_evaluation_and_prediction.test_pickled_numpy_inputs_are_refused
 def test_pickled_numpy_inputs_are_refused(tmp_path):
     path = tmp_path / "objects.npy"
     numpy.save(path, numpy.array([{"a": 1}], dtype=object), allow_pickle=True)
@@ -122,6 +132,7 @@ def test_pickled_numpy_inputs_are_refused(tmp_path):
         model.read_prediction_input(path)
 
 
+# Copied from digits-classifier-torch:tests.test_evaluation_and_prediction.test_png_inputs
 def test_png_inputs(tmp_path):
     pixels = numpy.full((8, 8), 255, numpy.uint8)
     pixels[2:6, 3] = 0  # a dark vertical stroke on white
@@ -139,6 +150,7 @@ def test_png_inputs(tmp_path):
         model.read_prediction_input(tmp_path / "broken.png")
 
 
+# Copied from digits-classifier-torch:tests.test_evaluation_and_prediction.test_other_inputs_are_refused
 def test_other_inputs_are_refused(tmp_path):
     with pytest.raises(model.ZooError, match="no such file"):
         model.read_prediction_input(tmp_path / "missing.npy")
@@ -147,6 +159,7 @@ def test_other_inputs_are_refused(tmp_path):
         model.read_prediction_input(tmp_path / "input.csv")
 
 
+# Copied from digits-classifier-torch:tests.test_evaluation_and_prediction.test_describe_predictions
 def test_describe_predictions():
     logits = numpy.array([[0.0, 5.0] + [0.0] * 8, [9.0] + [0.0] * 9], numpy.float32)
     described = model.describe_predictions(logits)

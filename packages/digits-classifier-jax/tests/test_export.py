@@ -22,6 +22,7 @@ def test_the_export_is_a_triton_repository_entry(exported, tiny_run):
     assert sorted(p.name for p in exported.version_directory.iterdir()) == ["artifact.json", "model.onnx"]
 
 
+# Copied from digits-classifier-torch:tests.test_export.test_one_self_contained_file_with_a_dynamic_batch_dimension
 def test_one_self_contained_file_with_a_dynamic_batch_dimension(exported):
     import onnx
 
@@ -32,6 +33,7 @@ def test_one_self_contained_file_with_a_dynamic_batch_dimension(exported):
     assert not batch.dim_value
 
 
+# Copied from digits-classifier-torch:tests.test_export.test_versions_follow_each_other_and_existing_ones_are_kept
 def test_versions_follow_each_other_and_existing_ones_are_kept(tiny_run, dataset_directory, tmp_path):
     repository = tmp_path / "repository"
     first = model.export(tiny_run, repository, dataset_directory=dataset_directory)
@@ -44,6 +46,7 @@ def test_versions_follow_each_other_and_existing_ones_are_kept(tiny_run, dataset
     assert available_versions(repository / model.MODEL_NAME) == [1, 2]
 
 
+# Copied from digits-classifier-torch:tests.test_export.test_a_failing_export_leaves_the_repository_unchanged
 def test_a_failing_export_leaves_the_repository_unchanged(tiny_run, dataset_copy, tmp_path):
     for shard in (dataset_copy / "test").glob("*.npz"):
         shard.unlink()
@@ -53,6 +56,7 @@ def test_a_failing_export_leaves_the_repository_unchanged(tiny_run, dataset_copy
     assert sorted(p.name for p in (repository / model.MODEL_NAME).iterdir()) == []
 
 
+# Copied from digits-classifier-torch:tests.test_export.test_verify_export_measures_the_onnx_model
 def test_verify_export_measures_the_onnx_model(exported, dataset_directory, tiny_run):
     verification = model.verify_export(exported, dataset_directory)
     assert verification["test_accuracy"] == pytest.approx(

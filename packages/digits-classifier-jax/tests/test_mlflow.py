@@ -7,6 +7,7 @@ from digits_classifier_jax import model
 from shared_contracts import RunRecord
 
 
+# Copied from digits-classifier-torch:tests.test_mlflow.test_a_run_is_logged_with_its_metrics_lineage_and_record
 def test_a_run_is_logged_with_its_metrics_lineage_and_record(tiny_run, tmp_path):
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     identifier = model.log_to_mlflow(tiny_run, uri)
@@ -29,6 +30,7 @@ def test_a_run_is_logged_with_its_metrics_lineage_and_record(tiny_run, tmp_path)
     assert client.get_run(second).info.experiment_id == run.info.experiment_id
 
 
+# Copied from digits-classifier-torch:tests.test_mlflow.test_the_exported_artifact_is_attached
 def test_the_exported_artifact_is_attached(tiny_run, exported, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     identifier = model.log_to_mlflow(tiny_run, uri, exported)
@@ -41,6 +43,7 @@ def test_the_exported_artifact_is_attached(tiny_run, exported, tmp_path):
     }
 
 
+# Copied from digits-classifier-torch:tests.test_mlflow.test_an_unfinished_run_is_logged_as_failed_to_any_store
 def test_an_unfinished_run_is_logged_as_failed_to_any_store(tiny_run_copy, tmp_path, monkeypatch):
     RunRecord.load(tiny_run_copy).evolve(status="failed").save(tiny_run_copy)
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
@@ -49,17 +52,20 @@ def test_an_unfinished_run_is_logged_as_failed_to_any_store(tiny_run_copy, tmp_p
     assert mlflow.MlflowClient(tracking_uri=uri).get_run(identifier).info.status == "FAILED"
 
 
+# Copied from digits-classifier-torch:tests.test_mlflow.test_the_default_store_lives_under_the_home
 def test_the_default_store_lives_under_the_home(tmp_path, monkeypatch):
     monkeypatch.setenv("ZOO_HOME", str(tmp_path))
     assert model.default_tracking_uri() == f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
 
 
+# Copied from digits-classifier-torch:tests.test_mlflow.test_without_the_extra_the_error_says_how_to_install_it
 def test_without_the_extra_the_error_says_how_to_install_it(tiny_run, monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", None)  # what Python does when a package is absent
     with pytest.raises(model.ZooError, match="uv sync --extra mlflow"):
         model.log_to_mlflow(tiny_run)
 
 
+# Copied from digits-classifier-torch:tests.test_mlflow.test_train_and_pipeline_log_to_mlflow_from_the_command_line
 def test_train_and_pipeline_log_to_mlflow_from_the_command_line(tmp_path, dataset_directory, capsys):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     folders = ["--dataset-directory", str(dataset_directory), "--runs-directory", str(tmp_path / "runs")]

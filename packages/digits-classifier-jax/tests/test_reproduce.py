@@ -10,6 +10,7 @@ from tiny_configuration import TINY
 from shared_contracts import DatasetManifest, RunRecord
 
 
+# Copied from digits-classifier-torch:tests.test_reproduce.clean_package
 @pytest.fixture
 def clean_package(tmp_path):
     """A committed copy of the package's lock in a git repository: a clean tree with the same lock."""
@@ -23,6 +24,7 @@ def clean_package(tmp_path):
     return package
 
 
+# Copied from digits-classifier-torch:tests.test_reproduce.test_a_run_reproduces_bit_identically_on_the_same_platform
 def test_a_run_reproduces_bit_identically_on_the_same_platform(
     tiny_run, dataset_directory, tmp_path, clean_package
 ):
@@ -44,6 +46,7 @@ def test_a_run_reproduces_bit_identically_on_the_same_platform(
     assert written == result
 
 
+# Copied from digits-classifier-torch:tests.test_reproduce.test_a_dirty_tree_is_refused_unless_allowed
 def test_a_dirty_tree_is_refused_unless_allowed(tiny_run, dataset_directory, tmp_path, clean_package):
     (clean_package / "model.py").write_text("# an uncommitted change\n")
     with pytest.raises(model.ZooError, match=r"uncommitted changes.*--allow-dirty"):
@@ -68,6 +71,7 @@ def test_a_dirty_tree_is_refused_unless_allowed(tiny_run, dataset_directory, tmp
     assert reproduced.notes == tuple(result["notes"])
 
 
+# Copied from digits-classifier-torch:tests.test_reproduce.test_another_lock_is_refused
 def test_another_lock_is_refused(tiny_run, dataset_directory, tmp_path, clean_package):
     (clean_package / "uv.lock").write_text("version = 1\n")
     with pytest.raises(model.ZooError, match="the dependencies differ"):
@@ -79,6 +83,7 @@ def test_another_lock_is_refused(tiny_run, dataset_directory, tmp_path, clean_pa
         )
 
 
+# Copied from digits-classifier-torch:tests.test_reproduce.test_another_dataset_is_refused
 def test_another_dataset_is_refused(tiny_run, dataset_copy, tmp_path):
     manifest = DatasetManifest.load(dataset_copy)
     dataclasses.replace(manifest, version="another").save(dataset_copy)
@@ -86,12 +91,14 @@ def test_another_dataset_is_refused(tiny_run, dataset_copy, tmp_path):
         model.reproduce(tiny_run, dataset_directory=dataset_copy, runs_directory=tmp_path)
 
 
+# Copied from digits-classifier-torch:tests.test_reproduce.test_an_unfinished_run_cannot_be_reproduced
 def test_an_unfinished_run_cannot_be_reproduced(tiny_run_copy, dataset_directory, tmp_path):
     RunRecord.load(tiny_run_copy).evolve(status="failed").save(tiny_run_copy)
     with pytest.raises(model.ZooError, match="only a completed run can be reproduced"):
         model.reproduce(tiny_run_copy, dataset_directory=dataset_directory, runs_directory=tmp_path)
 
 
+# Copied from digits-classifier-torch:tests.test_reproduce.test_on_another_platform_metrics_must_agree_within_the_tolerance
 def test_on_another_platform_metrics_must_agree_within_the_tolerance(
     tiny_run_copy, dataset_directory, tmp_path, clean_package
 ):
@@ -119,6 +126,7 @@ def test_on_another_platform_metrics_must_agree_within_the_tolerance(
     assert next(c for c in failed["checks"] if not c["passed"])["check"] == "test_accuracy"
 
 
+# Copied from digits-classifier-torch:tests.test_reproduce.test_a_changed_checkpoint_record_fails_bit_identical_reproduction
 def test_a_changed_checkpoint_record_fails_bit_identical_reproduction(
     tiny_run_copy, dataset_directory, tmp_path, clean_package
 ):
@@ -135,6 +143,7 @@ def test_a_changed_checkpoint_record_fails_bit_identical_reproduction(
     assert result["checks"][0] == {"check": "checkpoints", "passed": False}
 
 
+# Copied from digits-classifier-torch:tests.test_reproduce.test_refreshing_the_baseline_is_deliberate
 def test_refreshing_the_baseline_is_deliberate(tiny_run_copy, tmp_path):
     with pytest.raises(model.ZooError, match="did not use the default configuration"):
         model.refresh_baseline(tiny_run_copy, tmp_path / "baseline")
@@ -148,6 +157,7 @@ def test_refreshing_the_baseline_is_deliberate(tiny_run_copy, tmp_path):
         model.refresh_baseline(tiny_run_copy, tmp_path / "baseline")
 
 
+# Copied from digits-classifier-torch:tests.test_reproduce.test_the_tiny_options_match_the_tiny_configuration
 def test_the_tiny_options_match_the_tiny_configuration():
     arguments = model.build_parser().parse_args(["train", *model.TINY_TRAINING_OPTIONS])
     assert model._configuration_from(arguments, model.Configuration()) == TINY

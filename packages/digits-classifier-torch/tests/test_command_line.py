@@ -17,7 +17,8 @@ def test_the_committed_help_reference_is_current():
     current = model.command_line_help()
     if os.environ.get("ZOO_UPDATE_HELP") == "1":
         HELP_FILE.write_text(current)
-    # White space is folded: argparse wraps usage lines by the program name's width, which a copy renames.
+    # White space is folded: argparse wraps usage lines by the program name's width, and its column widths differ
+    # between Python versions.
     committed = " ".join(HELP_FILE.read_text().split())
     assert committed == " ".join(current.split()), (
         "command-line-help.txt is stale: run ZOO_UPDATE_HELP=1 pytest"
