@@ -579,7 +579,10 @@ def test_a_member_whose_data_runs_past_the_end_of_the_file_is_refused(tmp_path):
     directory = data.index(b"PK\x01\x02")
     data[directory + 20 : directory + 28] = (10**7).to_bytes(4, "little") * 2  # the member's sizes, too large
     record = record_for(tmp_path, "short.npz", bytes(data))
-    with pytest.raises(ContractError, match=re.escape("a member's data runs past the end of the file")):
+    # Before Python 3.13 zipfile reads until the file ends; 3.13 refuses the member's sizes as overlapping.
+    with pytest.raises(
+        ContractError, match=r"(a member's data runs past the end of the file|Overlapped entries)"
+    ):
         read_shard(tmp_path, record, FEATURES)
 
 

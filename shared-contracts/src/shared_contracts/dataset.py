@@ -354,14 +354,18 @@ def _decode_hashed(
                 if array is None:  # the general path, which also reports what is wrong
                     with archive.open(member) as stream:
                         array = numpy.lib.format.read_array(stream, allow_pickle=False)
-            except EOFError:  # zipfile's, raised without a message
+            except (
+                ValueError,
+                OSError,
+                zipfile.BadZipFile,
+                EOFError,
+                RuntimeError,
+                NotImplementedError,
+            ) as error:
+                # zipfile's EOFError has no message; Python 3.13's zipfile refuses the same archive earlier.
+                reason = str(error) or "a member's data runs past the end of the file"
                 raise ContractError(
-                    "the shard cannot be read as a numpy archive (a member's data runs past the end of the file)",
-                    source=path,
-                ) from None
-            except (ValueError, OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as error:
-                raise ContractError(
-                    f"the shard cannot be read as a numpy archive ({error})", source=path
+                    f"the shard cannot be read as a numpy archive ({reason})", source=path
                 ) from None
             arrays[name] = array
     rows = _check_shard_arrays(arrays, features, str(path))
