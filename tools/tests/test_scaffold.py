@@ -162,10 +162,15 @@ def test_new_model_creates_a_marked_renamed_locked_package(origin):
     assert "# Copied from alpha-classifier:alpha_classifier.model.WIDTH\nWIDTH = 4\n" in model
     assert "# Copied from alpha-classifier:alpha_classifier.model.scale\ndef scale(" in model
     assert '__all__ = ["GammaRecogniserConfiguration", "train"]' in model
-    assert result.markers == 7
+    copied_test = (package / "tests/test_model.py").read_text()
+    assert (
+        "# Copied from alpha-classifier:tests.test_model.test_train_names_the_model with "
+        "alpha-classifier->gamma-recogniser\ndef test_train_names_the_model():" in copied_test
+    )
+    assert result.markers == 8  # 7 in the model, 1 in its tests
 
     report = check_copies(origin.root, "alpha-classifier")
-    assert [result.status for result in report.results] == [IN_SYNC] * 7
+    assert [result.status for result in report.results] == [IN_SYNC] * 8
     assert report.problems == []
 
     readme = (package / "README.md").read_text()

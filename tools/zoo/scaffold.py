@@ -2,7 +2,7 @@
 
 ``zoo new-model --from digits-classifier-torch --name letters-classifier-torch`` copies the package, renames
 every case variant of its name (through placeholders, leaving the names of other packages alone), writes an
-origin marker above every top-level object of the model's modules, resets the version to 0.1.0 and the stage
+origin marker above every top-level object of the model's modules and tests, resets the version to 0.1.0 and the stage
 to experimental, leaves out run outputs, caches and the baseline, writes a README model card to fill in,
 formats the result with ruff and locks it with ``uv lock`` (the origin's lock, renamed, is the starting point, so
 the new package keeps the origin's pinned versions where they still fit). The package is assembled in a hidden
@@ -188,21 +188,26 @@ def _set_in_table(text: str, table: str, key: str, value: str, *, insert: bool) 
 def _write_markers(
     origin_directory: Path, staging: Path, origin_module: str, origin: str, renamer: Renamer
 ) -> int:
-    """An origin marker above every top-level object of the model's modules; returns how many."""
-    origin_source = origin_directory / "src" / origin_module
+    """An origin marker above every top-level object of the model's modules and tests; returns how many.
+
+    A test module is named from the package's folder (``tests.test_model``), where the copy check finds it.
+    """
     count = 0
-    if not origin_source.is_dir():
-        return 0
-    for origin_file in sorted(origin_source.rglob("*.py")):
-        if origin_file.name in ("__init__.py", "__main__.py") or any(
-            part.startswith(".") or part == "__pycache__"
-            for part in origin_file.relative_to(origin_source).parts
-        ):
+    for root, prefix in (
+        (origin_directory / "src" / origin_module, origin_module),
+        (origin_directory / "tests", "tests"),
+    ):
+        if not root.is_dir():
             continue
-        relative = origin_file.relative_to(origin_directory)
-        copy_file = staging / renamer.apply(relative.as_posix())
-        dotted = ".".join((origin_module, *origin_file.relative_to(origin_source).with_suffix("").parts))
-        count += _mark_file(origin_file, copy_file, f"{origin}:{dotted}", renamer)
+        for origin_file in sorted(root.rglob("*.py")):
+            if origin_file.name in ("__init__.py", "__main__.py") or any(
+                part.startswith(".") or part == "__pycache__" for part in origin_file.relative_to(root).parts
+            ):
+                continue
+            relative = origin_file.relative_to(origin_directory)
+            copy_file = staging / renamer.apply(relative.as_posix())
+            dotted = ".".join((prefix, *origin_file.relative_to(root).with_suffix("").parts))
+            count += _mark_file(origin_file, copy_file, f"{origin}:{dotted}", renamer)
     return count
 
 
